@@ -1,0 +1,111 @@
+// A Plan is plain data: serialisable, renderable, replayable. The engine builds it; renderers only show it;
+// apply carries it out. It never holds a secret value: sensitive attributes carry markers, not values, and
+// what apply needs to resolve values again is the desired spec (value *sources*) plus keyed digests.
+
+import type { JsonPatchOp } from '../connect/types.js';
+import type { DesiredItem, SourcePos } from '../manifest/types.js';
+
+export const PLAN_FORMAT_VERSION = 1;
+
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'noop';
+
+/** One attribute that differs, in words a reviewer reads. */
+export interface AttrChange {
+  /**
+   * Human path: "title", "category", "tags", "urls", "section <key>", "field <label>" or
+   * "field <section>.<label>".
+   */
+  path: string;
+  kind: 'add' | 'remove' | 'change';
+  /** When true, before/after are absent and `note` says what happens. */
+  sensitive: boolean;
+  before?: unknown;
+  after?: unknown;
+  /** e.g. "sensitive value changed", "generated on create", "rotated", "value not managed". */
+  note?: string;
+}
+
+export interface ResourceChange {
+  address: string;
+  action: ChangeAction;
+  vault: { id?: string; name: string };
+  /** Desired title (live title for delete). */
+  title: string;
+  category: string;
+  /** update only: how the change is sent. */
+  method?: 'patch' | 'put';
+  /** Live item the change acts on (absent for create). */
+  itemId?: string;
+  /** Live version the change was planned against; apply refuses when it moved. */
+  plannedVersion?: number;
+  /** Why this action: "new resource", "manifest changed", "drift", "rotation requested", "category changed", ... */
+  reasons: string[];
+  /** What differs between live and desired (empty for noop). */
+  changes: AttrChange[];
+  /** The RFC 6902 patch for a patch update, with sensitive values replaced by "(sensitive)". For review only. */
+  patch?: JsonPatchOp[];
+  /** Live changed outside opsync since the last apply. */
+  drift?: {
+    stateVersion: number;
+    liveVersion: number;
+    /** The item was deleted outside opsync. */
+    liveMissing?: boolean;
+    /** Drift only in ignored paths: tolerated. */
+    ignored?: boolean;
+  };
+  /** Adopt the live item found by title (adopt: true), then act on it. */
+  adopt?: boolean;
+  /** Delete whose item is already gone: apply only forgets it. */
+  forgetOnly?: boolean;
+  /** The desired spec (value sources, never values) for create/update/replace/noop. */
+  desired?: DesiredItem;
+  /** Keyed digest of the desired spec with its resolved values; apply re-resolves and must match. */
+  desiredDigest?: string;
+  protect?: boolean;
+}
+
+export interface PlanDiagnostic {
+  severity: 'error' | 'warning';
+  address?: string;
+  message: string;
+  pos?: SourcePos;
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  noop: number;
+  drifted: number;
+}
+
+export interface Plan {
+  formatVersion: typeof PLAN_FORMAT_VERSION;
+  opsyncVersion: string;
+  createdAt: string;
+  connectHost: string;
+  /** The state the plan was made against; apply refuses if it moved. */
+  state: { lineage: string; serial: number };
+  manifests: string[];
+  targets: string[];
+  rotate: string[];
+  /** 'destroy' plans delete every managed resource. */
+  mode: 'normal' | 'destroy';
+  changes: ResourceChange[];
+  diagnostics: PlanDiagnostic[];
+  summary: PlanSummary;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.changes.some((c) => c.action !== 'noop' || (c.drift !== undefined && !c.drift.ignored));
+}
+
+export function summarise(changes: ResourceChange[]): PlanSummary {
+  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, noop: 0, drifted: 0 };
+  for (const c of changes) {
+    s[c.action] += 1;
+    if (c.drift) s.drifted += 1;
+  }
+  return s;
+}
