@@ -16,6 +16,8 @@ export interface StateResource {
   digest: string;
   /** Rotation key of each generated field at the time it was generated, by field key. */
   rotations?: Record<string, string>;
+  /** The manifest said protect: true when it was applied; kept so a resource removed from the manifests is still protected. */
+  protect?: boolean;
   updatedAt: string;
 }
 
@@ -34,6 +36,8 @@ export interface StateFile {
   lineage: string;
   /** Bumped by every write. */
   serial: number;
+  /** The Connect server this state was written against ("local" for the embedded server); another is refused. */
+  connect?: string;
   resources: Record<string, StateResource>;
   pending: Record<string, PendingCreate>;
 }
