@@ -62,6 +62,10 @@ export interface ResourceChange {
   /** Keyed digest of the desired spec with its resolved values; apply re-resolves and must match. */
   desiredDigest?: string;
   protect?: boolean;
+  /** The address this resource had in state before a `moved` block renamed it. */
+  movedFrom?: string;
+  /** Generated fields (by key) that this change regenerates. */
+  rotate?: string[];
 }
 
 export interface PlanDiagnostic {

@@ -1,0 +1,223 @@
+// Carrying out a Plan. Each operation is checked against the live version it was planned on, values are
+// resolved again and must match the plan's digest, and the state is written after every completed operation.
+// A create is recorded as pending before it is sent, so a crash at any moment converges on the next apply.
+
+import type { ConnectClient } from '../connect/client.js';
+import { filterEq } from '../connect/client.js';
+import { ConnectError } from '../connect/errors.js';
+import type { FullItem } from '../connect/types.js';
+import type { DesiredItem } from '../manifest/types.js';
+import { desiredDigest } from '../plan/digest.js';
+import { createBody, diffItem } from '../plan/diff.js';
+import { createResolver } from '../plan/resolve.js';
+import type { Plan, ResourceChange } from '../plan/types.js';
+import type { StateStore } from '../state/store.js';
+import type { StateResource } from '../state/types.js';
+import type { ApplyOptions, ApplyResult } from './types.js';
+
+export interface ApplyContext {
+  client: ConnectClient;
+  env: NodeJS.ProcessEnv;
+  key: Buffer;
+  store: StateStore;
+}
+
+export class StalePlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StalePlanError';
+  }
+}
+
+/** Refuse a plan made against another state than the one now on disk. */
+export function checkPlanFresh(plan: Plan, store: StateStore): void {
+  const s = store.state;
+  const fresh = s.serial === 0 && plan.state.serial === 0;
+  if (!fresh && (s.lineage !== plan.state.lineage || s.serial !== plan.state.serial)) {
+    throw new StalePlanError(
+      s.lineage !== plan.state.lineage
+        ? `the plan was made against another state (lineage ${plan.state.lineage}, this state is ${s.lineage}); plan again`
+        : `the state changed since the plan was made (serial ${plan.state.serial}, now ${s.serial}); plan again`,
+    );
+  }
+  if (plan.diagnostics.some((d) => d.severity === 'error')) throw new StalePlanError('the plan has errors; fix them and plan again');
+}
+
+class OpError extends Error {}
+
+function describe(err: unknown): string {
+  if (err instanceof ConnectError || err instanceof OpError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
+  const started = Date.now();
+  const { client, store } = ctx;
+  checkPlanFresh(plan, store);
+  if (store.state.serial === 0 && store.state.lineage !== plan.state.lineage) {
+    store.update((s) => {
+      s.lineage = plan.state.lineage;
+    });
+  }
+  const vaultList = client.listVaults();
+  vaultList.catch(() => undefined);
+  const resolver = createResolver(client, ctx.env, () => vaultList);
+  const result: ApplyResult = { done: [], failed: [], skipped: [], interrupted: false, elapsedMs: 0 };
+  const emit = opts.onEvent ?? (() => undefined);
+
+  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem) => {
+    const rotations: Record<string, string> = {};
+    for (const f of desired.fields) if (f.source.kind === 'generate') rotations[f.key] = f.source.rotate ?? '';
+    const entry: StateResource = {
+      address: change.address,
+      vaultId: item.vault.id,
+      vaultName: change.vault.name,
+      itemId: item.id,
+      title: item.title,
+      category: item.category,
+      version: item.version,
+      digest: change.desiredDigest ?? '',
+      ...(Object.keys(rotations).length ? { rotations } : {}),
+      ...(desired.protect ? { protect: true } : {}),
+      updatedAt: new Date().toISOString(),
+    };
+    store.update((s) => {
+      delete s.pending[change.address];
+      if (change.movedFrom) delete s.resources[change.movedFrom];
+      s.resources[change.address] = entry;
+    });
+  };
+
+  const valuesFor = async (change: ResourceChange) => {
+    const desired = change.desired!;
+    const values = await resolver.values(desired);
+    if (desiredDigest(desired, values, ctx.key) !== change.desiredDigest) {
+      throw new OpError('desired values changed since the plan was made (environment, files or references differ); plan again');
+    }
+    return { desired, values };
+  };
+
+  const liveAtPlannedVersion = async (change: ResourceChange): Promise<FullItem> => {
+    const live = await client.getItem(change.vault.id!, change.itemId!);
+    if (live.version !== change.plannedVersion) {
+      throw new OpError(`item changed since the plan was made (live version ${live.version}, planned on ${change.plannedVersion}); plan again`);
+    }
+    return live;
+  };
+
+  /** Create, and if the answer was lost (reset, timeout), find what Connect created instead of sending it twice. */
+  const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>): Promise<FullItem> => {
+    const vaultId = change.vault.id!;
+    store.update((s) => {
+      s.pending[change.address] = { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt: new Date().toISOString() };
+    });
+    try {
+      return await client.createItem(vaultId, createBody(desired, values));
+    } catch (err) {
+      if (!(err instanceof ConnectError) || !err.ambiguous) throw err;
+      const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
+      const found = (await client.listItems(vaultId, filterEq('title', desired.title))).filter((s) => !managed.has(s.id));
+      if (found.length !== 1) throw err;
+      return client.getItem(vaultId, found[0].id);
+    }
+  };
+
+  const forget = (address: string) =>
+    store.update((s) => {
+      delete s.resources[address];
+    });
+
+  async function run(change: ResourceChange): Promise<void> {
+    switch (change.action) {
+      case 'noop': {
+        const st = store.state.resources[change.movedFrom ?? change.address];
+        if (st && !change.adopt && st.version === change.plannedVersion && st.digest === change.desiredDigest && !change.movedFrom) return;
+        // State-only: live already matches; record what the plan saw, without another request.
+        const seen = { id: change.itemId!, version: change.plannedVersion!, title: change.title, category: change.category, vault: { id: change.vault.id! } };
+        record(change, seen as FullItem, change.desired!);
+        return;
+      }
+      case 'create': {
+        const { desired, values } = await valuesFor(change);
+        record(change, await create(change, desired, values), desired);
+        return;
+      }
+      case 'update': {
+        const live = await liveAtPlannedVersion(change);
+        const { desired, values } = await valuesFor(change);
+        const diff = diffItem(desired, values, live, { rotate: new Set(change.rotate ?? []) });
+        if (diff.recreate) throw new OpError('the item now needs to be recreated; plan again');
+        const method = diff.needsPut ? 'put' : 'patch';
+        const updated =
+          diff.changes.length === 0
+            ? live
+            : method === 'put'
+              ? await client.replaceItem(change.vault.id!, live.id, diff.put)
+              : await client.patchItem(change.vault.id!, live.id, diff.ops);
+        record(change, updated, desired);
+        return;
+      }
+      case 'replace': {
+        await liveAtPlannedVersion(change);
+        const { desired, values } = await valuesFor(change);
+        await deleteItem(change);
+        record(change, await create(change, desired, values), desired);
+        return;
+      }
+      case 'delete': {
+        if (!change.forgetOnly) {
+          await liveAtPlannedVersion(change).catch((err: unknown) => {
+            if (err instanceof ConnectError && err.status === 404) return undefined;
+            throw err;
+          });
+          await deleteItem(change);
+        }
+        forget(change.address);
+        return;
+      }
+    }
+  }
+
+  async function deleteItem(change: ResourceChange): Promise<void> {
+    try {
+      await client.deleteItem(change.vault.id!, change.itemId!);
+    } catch (err) {
+      if (!(err instanceof ConnectError && err.status === 404)) throw err;
+    }
+  }
+
+  // Deletes first (a title may be freed for a create), then everything else; each phase bounded.
+  const phases = [plan.changes.filter((c) => c.action === 'delete'), plan.changes.filter((c) => c.action !== 'delete')];
+  for (const phase of phases) {
+    let next = 0;
+    const worker = async () => {
+      while (next < phase.length) {
+        const change = phase[next++];
+        const visible = change.action !== 'noop';
+        if (opts.signal?.aborted) {
+          result.interrupted = true;
+          if (visible) {
+            result.skipped.push({ address: change.address, action: change.action, reason: 'interrupted' });
+            emit({ type: 'skipped', address: change.address, action: change.action, reason: 'interrupted' });
+          }
+          continue;
+        }
+        if (visible) emit({ type: 'start', address: change.address, action: change.action });
+        try {
+          await run(change);
+          if (visible) {
+            result.done.push({ address: change.address, action: change.action });
+            emit({ type: 'done', address: change.address, action: change.action, itemId: store.state.resources[change.address]?.itemId, version: store.state.resources[change.address]?.version });
+          }
+        } catch (err) {
+          const error = describe(err);
+          result.failed.push({ address: change.address, action: change.action, error });
+          emit({ type: 'failed', address: change.address, action: change.action, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallelism, phase.length)) }, worker));
+  }
+  result.elapsedMs = Date.now() - started;
+  return result;
+}

@@ -1,0 +1,145 @@
+// `opsync apply`, `opsync destroy`, `opsync refresh`: the flows that write state, under its lock.
+
+import { applyPlan, checkPlanFresh } from '../apply/execute.js';
+import type { ApplyEvent, ApplyResult } from '../apply/types.js';
+import { UserError } from '../errors.js';
+import { makePlan } from '../plan/build.js';
+import { hasChanges, type Plan } from '../plan/types.js';
+import { openConnection, type Connection } from '../session.js';
+import { StateStore } from '../state/store.js';
+import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
+import { renderPlanText } from '../ui/text.js';
+import { runApplyTui } from '../ui/tui/index.js';
+import { checkBackend, isPlanFileArg, loadOrFail, readPlanFile, type IO } from './common.js';
+import { planExitCode, showPlan, type PlanFlags } from './plan.js';
+
+export interface ApplyFlags extends PlanFlags {
+  autoApprove?: boolean;
+  parallelism: number;
+  lockTimeoutMs: number;
+}
+
+type Execute = (onEvent: (e: ApplyEvent) => void, signal: AbortSignal) => Promise<ApplyResult>;
+
+async function withStateAndConnection<T>(
+  flags: ApplyFlags,
+  io: IO,
+  command: string,
+  body: (store: StateStore, conn: Connection) => Promise<T>,
+): Promise<T> {
+  const conn = await openConnection(flags, io.env);
+  try {
+    const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command });
+    try {
+      checkBackend(store.state, flags.state, conn.backend);
+      return await body(store, conn);
+    } finally {
+      store.close();
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+function executor(plan: Plan, store: StateStore, conn: Connection, flags: ApplyFlags, io: IO): Execute {
+  return (onEvent, signal) => {
+    if (!store.state.connect) {
+      store.update((s) => {
+        s.connect = conn.backend;
+      });
+      // The backend write bumped the serial: the plan was made on the state just before it.
+      plan = { ...plan, state: { lineage: store.state.lineage, serial: store.state.serial } };
+    }
+    return applyPlan({ client: conn.client, env: io.env, key: conn.key, store }, plan, { parallelism: flags.parallelism, signal, onEvent });
+  };
+}
+
+/** Approve, execute and report; the interactive path on a terminal, the plain one elsewhere. */
+async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io: IO): Promise<number> {
+  if (plan.diagnostics.some((d) => d.severity === 'error')) {
+    await showPlan(plan, flags.format, io);
+    return 1;
+  }
+  if (!hasChanges(plan)) {
+    await execute(() => undefined, new AbortController().signal); // state-only refreshes, no requests
+    await showPlan(plan, flags.format, io);
+    return 0;
+  }
+  if (io.interactive && !flags.format) {
+    const { approved, result } = await runApplyTui(plan, execute, { color: io.color, autoApprove: flags.autoApprove });
+    if (!approved || !result) {
+      io.err('Apply cancelled: nothing was changed.\n');
+      return 1;
+    }
+    return result.failed.length > 0 || result.interrupted ? 1 : 0;
+  }
+  io.out(renderPlanText(plan, { color: io.color }));
+  if (!flags.autoApprove) {
+    throw new UserError('apply needs --auto-approve when not run on a terminal; nothing was changed');
+  }
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) return;
+    io.err('\nInterrupted: no new operations will start; waiting for running ones and saving state...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await execute((e) => io.out(`${renderApplyEvent(e)}\n`), controller.signal);
+    io.out(`${renderApplyResult(result)}\n`);
+    return result.failed.length > 0 || result.interrupted ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+  const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0]) : undefined;
+  const manifest = planFile ? undefined : loadOrFail(paths, io);
+  return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
+    let plan: Plan;
+    if (planFile) {
+      if (planFile.connectHost !== conn.backend) {
+        throw new UserError(`the plan was made against ${planFile.connectHost}, not ${conn.backend}`);
+      }
+      checkPlanFresh(planFile, store);
+      plan = planFile;
+    } else {
+      plan = await makePlan(
+        { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+        { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, mode },
+      );
+    }
+    return approveAndRun(plan, executor(plan, store, conn, flags, io), flags, io);
+  });
+}
+
+/** Bring state versions up to date where live still matches the manifests; report drift, hide none. */
+export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
+  const manifest = loadOrFail(paths, io);
+  return withStateAndConnection(flags, io, 'opsync refresh', async (store, conn) => {
+    const plan = await makePlan(
+      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+      { manifest, state: store.state, targets: flags.target, rotate: [] },
+    );
+    const refreshOnly: Plan = { ...plan, diagnostics: [], changes: plan.changes.filter((c) => c.action === 'noop') };
+    const result = await executor(refreshOnly, store, conn, flags, io)(() => undefined, new AbortController().signal);
+    for (const f of result.failed) io.err(`error: ${f.address}: ${f.error}\n`);
+    let drifted = 0;
+    for (const c of plan.changes) {
+      if (!c.drift) continue;
+      drifted += 1;
+      const what = c.drift.liveMissing
+        ? 'deleted outside opsync'
+        : c.drift.ignored
+          ? `changed outside opsync (version ${c.drift.stateVersion} -> ${c.drift.liveVersion}), only in ignored paths or back to the manifest: state updated`
+          : `changed outside opsync (version ${c.drift.stateVersion} -> ${c.drift.liveVersion}); the next apply reverts it`;
+      io.out(`! ${c.address}: ${what}\n`);
+    }
+    for (const d of plan.diagnostics) io.err(`${d.severity}: ${d.address ? `${d.address}: ` : ''}${d.message}\n`);
+    io.out(`Refresh: ${plan.changes.length} resource(s) checked, ${drifted} drifted.\n`);
+    return planExitCode(plan, false) || (result.failed.length ? 1 : 0);
+  });
+}

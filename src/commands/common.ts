@@ -1,0 +1,112 @@
+// Pieces every command flow shares: where output goes, loading manifests or failing clearly, plan files.
+
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { loadManifests, formatDiagnostic } from '../manifest/load.js';
+import type { Manifest } from '../manifest/types.js';
+import { UserError } from '../errors.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../plan/types.js';
+import type { StateFile } from '../state/types.js';
+import { githubAnnotations } from '../ui/github.js';
+
+export interface IO {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  /** stdin and stdout are a terminal: Ink interfaces and prompts are allowed. */
+  interactive: boolean;
+  color: boolean;
+}
+
+export function processIO(noColor: boolean): IO {
+  const env = process.env;
+  const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY);
+  return {
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+    env,
+    interactive,
+    color: interactive && !noColor && !('NO_COLOR' in env && env.NO_COLOR !== ''),
+  };
+}
+
+/** Exit with this code after the message (if any) has been printed. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+export function requirePaths(paths: string[]): string[] {
+  if (paths.length === 0) throw new UserError('no manifest paths given: pass files or folders (e.g. `opsync plan examples/quickstart`)');
+  return paths;
+}
+
+/** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
+export function loadOrFail(paths: string[], io: IO): Manifest {
+  const { manifest, diagnostics } = loadManifests(requirePaths(paths), { env: io.env });
+  for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
+  if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.out(githubAnnotations(diagnostics));
+  if (diagnostics.some((d) => d.severity === 'error')) throw new ExitCode(1);
+  return manifest;
+}
+
+export function checkBackend(state: StateFile, statePath: string, backend: string): void {
+  if (state.connect && state.connect !== backend) {
+    throw new UserError(
+      `state ${statePath} was written against ${state.connect}, not ${backend}; keep one state per Connect server (--state PATH)`,
+    );
+  }
+}
+
+/** Saved plans hold no secret values; they are still written 0600, atomically. */
+export function writePlanFile(path: string, plan: Plan): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function readPlanFile(path: string): Plan {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read plan file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let plan: Plan;
+  try {
+    plan = JSON.parse(text) as Plan;
+  } catch {
+    throw new UserError(`${path} is not a saved opsync plan (not JSON)`);
+  }
+  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.changes)) throw new UserError(`${path} is not a saved opsync plan`);
+  if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
+    throw new UserError(`${path} is a plan of format ${String(plan.formatVersion)}; this opsync reads format ${PLAN_FORMAT_VERSION}`);
+  }
+  return plan;
+}
+
+/** A single argument that is a saved plan rather than a manifest. */
+export function isPlanFileArg(paths: string[]): boolean {
+  if (paths.length !== 1) return false;
+  const p = paths[0];
+  if (p.endsWith('.opsplan') || p.endsWith('.plan.json')) return true;
+  try {
+    const head = readFileSync(p, 'utf8').slice(0, 200);
+    return head.trimStart().startsWith('{') && head.includes('"formatVersion"');
+  } catch {
+    return false;
+  }
+}
+
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new UserError(`${flag}: "${text}" is not a duration (e.g. 30s, 2m, 500ms)`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+export function parsePositiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`${flag}: "${text}" must be a whole number from 1 to 256`);
+  return n;
+}

@@ -1,0 +1,92 @@
+// `opsync validate`, `opsync plan`, `opsync show`: read-only flows.
+
+import { UserError } from '../errors.js';
+import { makePlan } from '../plan/build.js';
+import { hasChanges, type Plan } from '../plan/types.js';
+import { openConnection, type ConnectionFlags } from '../session.js';
+import { readState } from '../state/file.js';
+import { appendStepSummary } from '../ui/github.js';
+import { renderPlanJson } from '../ui/json.js';
+import { renderPlanMarkdown } from '../ui/markdown.js';
+import { renderPlanText } from '../ui/text.js';
+import { runPlanTui } from '../ui/tui/index.js';
+import { checkBackend, loadOrFail, writePlanFile, type IO } from './common.js';
+
+export type PlanFormat = 'text' | 'json' | 'markdown';
+export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
+
+export interface PlanFlags extends ConnectionFlags {
+  state: string;
+  out?: string;
+  format?: PlanFormat;
+  detailedExitcode?: boolean;
+  target: string[];
+  rotate: string[];
+}
+
+export function validateCommand(paths: string[], io: IO): number {
+  const manifest = loadOrFail(paths, io);
+  io.err(`${manifest.items.length} item(s) in ${manifest.files.length} file(s): valid.\n`);
+  return 0;
+}
+
+export function renderPlan(plan: Plan, format: PlanFormat, io: IO): string {
+  switch (format) {
+    case 'json':
+      return renderPlanJson(plan);
+    case 'markdown':
+      return renderPlanMarkdown(plan);
+    default:
+      return renderPlanText(plan, { color: io.color });
+  }
+}
+
+/** Show a plan where it belongs: the Ink interface on a terminal, else the chosen format on stdout. */
+export async function showPlan(plan: Plan, format: PlanFormat | undefined, io: IO): Promise<void> {
+  if (!format && io.interactive) {
+    await runPlanTui(plan, { color: io.color });
+  } else {
+    const text = renderPlan(plan, format ?? 'text', io);
+    io.out(text.endsWith('\n') ? text : `${text}\n`);
+  }
+  if (format && format !== 'text') {
+    for (const d of plan.diagnostics) io.err(`${d.severity}: ${d.address ? `${d.address}: ` : ''}${d.message}\n`);
+  }
+  if (io.env.GITHUB_ACTIONS === 'true') appendStepSummary(renderPlanMarkdown(plan), io.env);
+}
+
+export function planExitCode(plan: Plan, detailed: boolean | undefined): number {
+  if (plan.diagnostics.some((d) => d.severity === 'error')) return 1;
+  return detailed && hasChanges(plan) ? 2 : 0;
+}
+
+export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+  const manifest = loadOrFail(paths, io);
+  const state = readState(flags.state);
+  const conn = await openConnection(flags, io.env);
+  try {
+    checkBackend(state, flags.state, conn.backend);
+    const plan = await makePlan(
+      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+      { manifest, state, targets: flags.target, rotate: flags.rotate, mode },
+    );
+    if (flags.out) writePlanFile(flags.out, plan);
+    await showPlan(plan, flags.format, io);
+    if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);
+    return planExitCode(plan, flags.detailedExitcode);
+  } finally {
+    await conn.close();
+  }
+}
+
+export function showCommand(plan: Plan, json: boolean, io: IO): number {
+  const text = json ? renderPlanJson(plan) : renderPlanText(plan, { color: io.color });
+  io.out(text.endsWith('\n') ? text : `${text}\n`);
+  return 0;
+}
+
+export function parseFormat(value: string | undefined): PlanFormat | undefined {
+  if (value === undefined) return undefined;
+  if (!(PLAN_FORMATS as string[]).includes(value)) throw new UserError(`--format must be one of ${PLAN_FORMATS.join(', ')} (got "${value}")`);
+  return value as PlanFormat;
+}

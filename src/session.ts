@@ -1,0 +1,60 @@
+// Where a command's Connect server, token and digest key come from: flags, then OP_CONNECT_* environment,
+// or the embedded server (--local). Wiring shared by the commands; no engine logic here.
+
+import { ConnectClient } from './connect/client.js';
+import { UserError } from './errors.js';
+import { digestKey } from './plan/digest.js';
+import { startServer, type ServerHandle } from './server/index.js';
+
+export const LOCAL_SERVER_DIR = '.opsync/server';
+
+export interface ConnectionFlags {
+  connectHost?: string;
+  connectToken?: string;
+  local?: boolean;
+  parallelism?: number;
+}
+
+export interface Connection {
+  client: ConnectClient;
+  host: string;
+  /** What the state records as its backend: "local" or the host URL. */
+  backend: string;
+  key: Buffer;
+  close(): Promise<void>;
+}
+
+export async function openConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv): Promise<Connection> {
+  let server: ServerHandle | undefined;
+  let host: string;
+  let token: string;
+  let backend: string;
+  if (flags.local) {
+    server = await startServer({ host: '127.0.0.1', port: 0, dataDir: LOCAL_SERVER_DIR, quiet: true });
+    host = server.url;
+    token = server.localToken();
+    backend = 'local';
+  } else {
+    host = flags.connectHost ?? env.OP_CONNECT_HOST ?? '';
+    token = flags.connectToken ?? env.OP_CONNECT_TOKEN ?? '';
+    if (!host) {
+      throw new UserError(
+        'no Connect server: set OP_CONNECT_HOST and OP_CONNECT_TOKEN (or --connect-host/--connect-token), or pass --local to use the embedded server',
+      );
+    }
+    if (!token) throw new UserError(`no Connect token for ${host}: set OP_CONNECT_TOKEN or pass --connect-token`);
+    if (!/^https?:\/\//.test(host)) host = `http://${host}`;
+    backend = host.replace(/\/+$/, '');
+  }
+  const client = new ConnectClient({ host, token, concurrency: flags.parallelism ?? 8 });
+  return {
+    client,
+    host,
+    backend,
+    key: digestKey(token, env),
+    async close() {
+      await client.close();
+      await server?.close();
+    },
+  };
+}

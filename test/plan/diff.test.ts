@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { FullItem } from '../../src/connect/types.js';
+import type { DesiredField, DesiredItem } from '../../src/manifest/types.js';
+import { createChanges, diffItem } from '../../src/plan/diff.js';
+import { createBody } from '../../src/plan/itemBody.js';
+
+const SECRET = 'Sup3r-s3cret-value-XYZ';
+const pos = { file: 'm.yaml', line: 1, col: 1 };
+
+function field(key: string, over: Partial<DesiredField> = {}): DesiredField {
+  return { key, label: key, type: 'STRING', source: { kind: 'literal', value: `${key}-value` }, sensitive: false, pos, ...over };
+}
+
+function desired(over: Partial<DesiredItem> = {}): DesiredItem {
+  return {
+    address: 'Private/db',
+    vault: 'Private',
+    key: 'db',
+    title: 'Database',
+    category: 'DATABASE',
+    tags: ['prod'],
+    urls: [{ href: 'https://db.example.com', primary: true }],
+    sections: [{ key: 'conn', label: 'Connection' }],
+    fields: [
+      field('host', { section: 'conn' }),
+      field('password', { type: 'CONCEALED', purpose: 'PASSWORD', sensitive: true, source: { kind: 'env', name: 'DB_PW' } }),
+      field('admin', { type: 'CONCEALED', sensitive: true, source: { kind: 'generate', recipe: { length: 20 } } }),
+    ],
+    ignore: [],
+    protect: false,
+    adopt: false,
+    pos,
+    ...over,
+  };
+}
+
+const values = new Map([
+  ['host', 'host-value'],
+  ['password', SECRET],
+]);
+
+/** What Connect would hold after creating `desired()` with `values`. */
+function liveOf(d: DesiredItem, v = values): FullItem {
+  const body = createBody(d, v);
+  return {
+    id: 'a'.repeat(26),
+    vault: { id: 'v'.repeat(26) },
+    version: 3,
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+    ...body,
+    title: body.title,
+    category: body.category,
+    fields: (body.fields ?? []).map((f, i) => {
+      const { generate, recipe, ...rest } = f;
+      return { ...rest, id: `f${i}`.padEnd(26, '0'), ...(generate ? { value: 'generated-value-123' } : {}) };
+    }),
+  };
+}
+
+describe('diffItem', () => {
+  it('finds nothing to do when live matches', () => {
+    const d = desired();
+    const diff = diffItem(d, values, liveOf(d), { rotate: new Set() });
+    expect(diff.changes).toEqual([]);
+    expect(diff.ops).toEqual([]);
+    expect(diff.recreate).toBe(false);
+  });
+
+  it('patches a changed secret by field id and never shows its value', () => {
+    const d = desired();
+    const live = liveOf(d, new Map([...values, ['password', 'old-secret']]));
+    const diff = diffItem(d, values, live, { rotate: new Set() });
+    expect(diff.changes).toEqual([{ path: 'field password', kind: 'change', sensitive: true, note: 'sensitive value changed' }]);
+    expect(diff.ops).toEqual([{ op: 'replace', path: `/fields/${live.fields![1].id}/value`, value: SECRET }]);
+    expect(JSON.stringify(diff.redactedOps)).not.toContain(SECRET);
+    expect(JSON.stringify(diff.changes)).not.toContain('old-secret');
+    expect(diff.needsPut).toBe(false);
+  });
+
+  it('shows non-secret changes with before and after', () => {
+    const d = desired({ title: 'Primary DB', tags: ['prod', 'pg'] });
+    const live = liveOf(desired());
+    const diff = diffItem(d, values, live, { rotate: new Set() });
+    expect(diff.changes).toContainEqual({ path: 'title', kind: 'change', sensitive: false, before: 'Database', after: 'Primary DB' });
+    expect(diff.ops).toContainEqual({ op: 'replace', path: '/title', value: 'Primary DB' });
+    expect(diff.ops).toContainEqual({ op: 'replace', path: '/tags', value: ['prod', 'pg'] });
+  });
+
+  it('needs a full replace to regenerate a rotated field', () => {
+    const d = desired();
+    const diff = diffItem(d, values, liveOf(d), { rotate: new Set(['admin']) });
+    expect(diff.needsPut).toBe(true);
+    expect(diff.changes).toEqual([{ path: 'field admin', kind: 'change', sensitive: true, note: 'regenerated (rotation)' }]);
+    const admin = diff.put.fields!.find((f) => f.label === 'admin')!;
+    expect(admin.generate).toBe(true);
+    expect(admin.value).toBeUndefined();
+    // Other fields keep their ids and values in the replacement.
+    expect(diff.put.fields!.find((f) => f.label === 'password')!.id).toBe(liveOf(d).fields![1].id);
+  });
+
+  it('recreates on a category change', () => {
+    const d = desired({ category: 'LOGIN' });
+    expect(diffItem(d, values, liveOf(desired()), { rotate: new Set() }).recreate).toBe(true);
+  });
+
+  it('removes fields added outside opsync, but keeps empty built-ins and ignored ones', () => {
+    const d = desired();
+    const live = liveOf(d);
+    live.fields!.push({ id: 'x'.repeat(26), label: 'extra', type: 'CONCEALED', value: 'hidden' });
+    live.fields!.push({ id: 'n'.repeat(26), label: 'notesPlain', purpose: 'NOTES', value: '' });
+    const diff = diffItem(d, values, live, { rotate: new Set() });
+    expect(diff.changes).toEqual([{ path: 'field extra', kind: 'remove', sensitive: true, note: 'field removed' }]);
+    expect(diff.ops).toEqual([{ op: 'remove', path: `/fields/${'x'.repeat(26)}` }]);
+    expect(JSON.stringify(diff.changes)).not.toContain('hidden');
+  });
+
+  it('tolerates drift in ignored paths', () => {
+    const d = desired({ ignore: ['tags', 'fields.host'] });
+    const live = liveOf(d);
+    live.tags = ['changed-by-hand'];
+    live.fields![0].value = 'changed-by-hand';
+    expect(diffItem(d, values, live, { rotate: new Set() }).changes).toEqual([]);
+  });
+
+  it('adds a new field into a new section, sections first', () => {
+    const d = desired({
+      sections: [...desired().sections, { key: 'extra', label: 'Extra' }],
+      fields: [...desired().fields, field('port', { section: 'extra' })],
+    });
+    const diff = diffItem(d, new Map([...values, ['port', 'port-value']]), liveOf(desired()), { rotate: new Set() });
+    const paths = diff.ops.map((o) => `${o.op} ${o.path}`);
+    expect(paths).toEqual(['replace /sections', 'add /fields/-']);
+    expect(diff.changes).toContainEqual({ path: 'field extra.port', kind: 'add', sensitive: false, after: 'port-value' });
+  });
+
+  it('describes a create without secret values', () => {
+    const changes = createChanges(desired());
+    expect(changes).toContainEqual({ path: 'field password', kind: 'add', sensitive: true, note: 'sensitive value' });
+    expect(changes).toContainEqual({ path: 'field admin', kind: 'add', sensitive: true, note: 'generated on create' });
+    expect(JSON.stringify(changes)).not.toContain(SECRET);
+  });
+});
