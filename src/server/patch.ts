@@ -1,0 +1,193 @@
+// PATCH /v1/vaults/{v}/items/{i}: RFC 6902 JSON Patch (add, remove, replace only, as real Connect) applied to an
+// item by fast-json-patch, with Connect's extension that fields and sections are addressable by id:
+//   /fields/{fieldId}, /fields/{fieldId}/value, /fields/{fieldId}/label, ...  (also /fields/0/value, /fields/-)
+//   /sections/{sectionId}, /sections/{sectionId}/label, ...                    (also by index and /sections/-)
+//   /title, /category, /favorite, /tags (/tags/-, /tags/N), /urls (/urls/N/href, ...)
+// A path segment after /fields or /sections is first looked up as an id (real items have ids such as
+// "password" or "notesPlain"), then taken as an array index, or `-` (append, add only).
+//
+// Beyond RFC 6902, to match how Connect items are addressed:
+// - `add` at /fields/{existingId} (or /sections/{existingId}) replaces that element, as `add` on an object member
+//   does, instead of inserting a duplicate id before it.
+// - A whole field or section replaced without an `id` keeps the id it replaces; one added without an `id` gets
+//   a new one, so later operations in the same patch can address it.
+// - `replace` of an absent top-level member (e.g. /favorite or /tags on an item that has none) adds it.
+//
+// The patch is applied to a deep clone and checked after every operation; the first failure throws PatchError
+// naming the operation's index and why, and the input item is never modified: all of the patch applies, or none.
+// Error messages never contain values from the patch or the item.
+import jsonpatch from 'fast-json-patch';
+import { ITEM_CATEGORIES, type FullItem, type JsonPatchOp } from '../connect/types.js';
+import { newId } from './ids.js';
+
+export class PatchError extends Error {
+  /** Index of the offending operation in the patch, when one is to blame. */
+  readonly index: number | undefined;
+  constructor(message: string, index?: number) {
+    super(message);
+    this.name = 'PatchError';
+    this.index = index;
+  }
+}
+
+const OPS = new Set(['add', 'remove', 'replace']);
+const SERVER_OWNED = new Set(['id', 'version', 'vault', 'createdAt', 'updatedAt', 'lastEditedBy', 'files', 'state']);
+export const PATCHABLE_PROPERTIES = ['title', 'category', 'favorite', 'tags', 'urls', 'fields', 'sections'] as const;
+const PATCHABLE = new Set<string>(PATCHABLE_PROPERTIES);
+const INDEX = /^(0|[1-9][0-9]*)$/;
+
+const JSON_PATCH_REASONS: Record<string, string> = {
+  OPERATION_PATH_UNRESOLVABLE: 'the path does not exist in the item',
+  OPERATION_PATH_CANNOT_ADD: 'the parent of the path does not exist in the item',
+  OPERATION_PATH_ILLEGAL_ARRAY_INDEX: 'an array index must be a non-negative integer, or "-" to append',
+  OPERATION_VALUE_OUT_OF_BOUNDS: 'the array index is past the end of the array',
+  OPERATION_VALUE_CANNOT_CONTAIN_UNDEFINED: 'the value must be JSON',
+  OPERATION_PATH_INVALID: 'the path must be a JSON Pointer starting with "/"',
+};
+
+type Doc = Record<string, unknown>;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function unescape(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function escape(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Applies `ops` to a deep clone of `item` and returns it. Throws PatchError; never modifies `item`. */
+export function applyItemPatch(item: FullItem, ops: JsonPatchOp[]): FullItem {
+  if (!Array.isArray(ops)) throw new PatchError('invalid patch: the body must be a JSON array of operations');
+  const doc = structuredClone(item) as unknown as Doc;
+  ops.forEach((op, i) => applyOne(doc, op, i));
+  return doc as unknown as FullItem;
+}
+
+function applyOne(doc: Doc, raw: unknown, i: number): void {
+  const where = describeOp(raw, i);
+  const fail = (reason: string): never => {
+    throw new PatchError(`invalid patch: ${where}: ${reason}`, i);
+  };
+
+  if (!isObject(raw)) return fail('an operation must be an object with "op" and "path"');
+  const { op, path } = raw;
+  if (typeof op !== 'string' || !OPS.has(op)) return fail('"op" must be "add", "remove" or "replace"');
+  if (typeof path !== 'string') return fail('"path" must be a string');
+  if (path === '') return fail('the whole item cannot be patched; use PUT to replace an item');
+  if (!path.startsWith('/')) return fail('"path" must be a JSON Pointer starting with "/"');
+  const hasValue = op !== 'remove';
+  if (hasValue && (!('value' in raw) || raw.value === undefined)) return fail(`"${op}" needs a "value"`);
+  let value = raw.value;
+
+  const segs = path.slice(1).split('/').map(unescape);
+  const top = segs[0];
+  if (SERVER_OWNED.has(top)) return fail(`"/${top}" is set by the server and cannot be patched`);
+  if (!PATCHABLE.has(top)) {
+    return fail(`"/${top}" is not an item property that can be patched (${PATCHABLE_PROPERTIES.map((p) => `/${p}`).join(', ')})`);
+  }
+
+  let effectiveOp = op as JsonPatchOp['op'];
+  if (segs.length === 1 && op === 'replace' && doc[top] === undefined) effectiveOp = 'add';
+
+  if ((top === 'fields' || top === 'sections') && segs.length >= 2) {
+    const noun = top === 'fields' ? 'field' : 'section';
+    const list = doc[top];
+    const key = segs[1];
+    const byId = Array.isArray(list) ? list.findIndex((el) => isObject(el) && el.id === key) : -1;
+    const whole = segs.length === 2;
+    if (byId >= 0) {
+      segs[1] = String(byId);
+      if (whole && op === 'add') effectiveOp = 'replace';
+    } else if (key === '-') {
+      if (!(whole && op === 'add')) fail(`"-" (the end of /${top}) can only be the target of "add"`);
+    } else if (!INDEX.test(key)) {
+      fail(`no ${noun} with id "${key}"`);
+    }
+    if (whole && effectiveOp !== 'remove') {
+      if (!isObject(value)) fail(`a ${noun} must be an object`);
+      const replaced = effectiveOp === 'replace' && Array.isArray(list) ? list[Number(segs[1])] : undefined;
+      if (isObject(value) && value.id === undefined && isObject(replaced) && typeof replaced.id === 'string') {
+        value = { ...value, id: replaced.id };
+      }
+    }
+  }
+
+  const operation = { op: effectiveOp, path: `/${segs.map(escape).join('/')}`, value } as jsonpatch.Operation;
+  if (!hasValue) delete (operation as { value?: unknown }).value;
+  try {
+    jsonpatch.applyOperation(doc, operation, true, true);
+  } catch (e) {
+    // fast-json-patch's own messages embed the operation and the document (secrets): never pass them on.
+    if (e instanceof jsonpatch.JsonPatchError) fail(JSON_PATCH_REASONS[e.name] ?? 'the operation cannot be applied');
+    throw e;
+  }
+
+  assignMissingIds(doc);
+  const problem = checkShape(doc);
+  if (problem) fail(`the patched item would be invalid: ${problem}`);
+}
+
+function describeOp(raw: unknown, i: number): string {
+  if (!isObject(raw)) return `operation ${i}`;
+  const op = typeof raw.op === 'string' ? raw.op.slice(0, 20) : '?';
+  const path = typeof raw.path === 'string' ? JSON.stringify(raw.path.slice(0, 200)) : '?';
+  return `operation ${i} (${op} ${path})`;
+}
+
+function assignMissingIds(doc: Doc): void {
+  for (const key of ['fields', 'sections']) {
+    const list = doc[key];
+    if (!Array.isArray(list)) continue;
+    for (const el of list) if (isObject(el) && el.id === undefined) el.id = newId();
+  }
+}
+
+const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
+
+/** A description of the first structural problem of a patched item, or undefined. Never includes values. */
+function checkShape(doc: Doc): string | undefined {
+  if (typeof doc.title !== 'string') return '"title" must be a string';
+  if (!(ITEM_CATEGORIES as readonly unknown[]).includes(doc.category)) {
+    return `"category" must be one of ${ITEM_CATEGORIES.join(', ')}`;
+  }
+  if (doc.favorite !== undefined && typeof doc.favorite !== 'boolean') return '"favorite" must be true or false';
+  if (doc.tags !== undefined) {
+    if (!Array.isArray(doc.tags)) return '"tags" must be an array of strings';
+    const bad = doc.tags.findIndex((t) => typeof t !== 'string');
+    if (bad >= 0) return `tags[${bad}] must be a string`;
+  }
+  if (doc.urls !== undefined) {
+    if (!Array.isArray(doc.urls)) return '"urls" must be an array';
+    for (const [n, u] of doc.urls.entries()) {
+      if (!isObject(u) || typeof u.href !== 'string') return `urls[${n}] must be an object with a string "href"`;
+      if (u.primary !== undefined && typeof u.primary !== 'boolean') return `urls[${n}].primary must be true or false`;
+      if (!optionalString(u.label)) return `urls[${n}].label must be a string`;
+    }
+  }
+  for (const key of ['sections', 'fields'] as const) {
+    const list = doc[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) return `"${key}" must be an array`;
+    const seen = new Set<string>();
+    for (const [n, el] of list.entries()) {
+      if (!isObject(el)) return `${key}[${n}] must be an object`;
+      if (typeof el.id !== 'string' || el.id === '') return `${key}[${n}].id must be a non-empty string`;
+      if (seen.has(el.id)) return `${key}[${n}].id "${el.id}" is used twice`;
+      seen.add(el.id);
+      if (!optionalString(el.label)) return `${key}[${n}].label must be a string`;
+      if (key === 'fields') {
+        if (!optionalString(el.value)) return `fields[${n}].value must be a string`;
+        if (!optionalString(el.type)) return `fields[${n}].type must be a string`;
+        if (!optionalString(el.purpose)) return `fields[${n}].purpose must be a string`;
+        if (el.section !== undefined && !(isObject(el.section) && typeof el.section.id === 'string')) {
+          return `fields[${n}].section must be an object with a string "id"`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
