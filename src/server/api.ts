@@ -1,0 +1,262 @@
+// The /v1 operations of the Connect API: vaults, items, files and activity. Each handler checks scope
+// (403 outside the token's vaults, 401 for a write with a read-only grant), ids (400 "Invalid ... UUID" as
+// real Connect answers for a malformed id), existence (404), then validates and acts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FullItem, JsonPatchOp, Vault } from '../connect/types.js';
+import { compileFilter, FilterError } from './filter.js';
+import { HttpError, parseJsonBody, readBody, sendBytes, sendJson } from './http.js';
+import { isId } from './ids.js';
+import { buildItem, fileView, fullItemView, itemSummary } from './items.js';
+import { applyItemPatch, PatchError } from './patch.js';
+import { Router, type Params } from './router.js';
+import type { Store, StoredItem, TokenRecord } from './store.js';
+import { tokenAllows, tokenSeesVault, type Access } from './tokens.js';
+import { validateBody } from './validate.js';
+
+/** What a request touched, for the activity log. */
+export interface ActivityResource {
+  type: string;
+  vault?: { id: string };
+  item?: { id: string };
+  itemVersion?: number;
+}
+
+export interface ApiContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Params;
+  query: URLSearchParams;
+  token: TokenRecord;
+  store: Store;
+  resource: ActivityResource;
+  maxBodyBytes: number;
+}
+
+export type ApiHandler = (ctx: ApiContext) => Promise<void> | void;
+
+/** Largest page of /v1/activity; larger `limit`s are cut to it. */
+export const MAX_ACTIVITY_LIMIT = 1000;
+export const DEFAULT_ACTIVITY_LIMIT = 50;
+
+export const MESSAGES = {
+  noVaultAccess: 'Authorization: token does not have access to vault',
+  noWriteAccess: 'Unauthorized Request, token does not have write access to the Vault',
+  invalidVaultId: 'Invalid Vault UUID',
+  invalidItemId: 'Invalid Item UUID',
+  invalidFileId: 'Invalid File UUID',
+  vaultNotFound: 'Vault not found',
+  itemNotFound: 'Item not found',
+  fileNotFound: 'File not found',
+} as const;
+
+function vaultFor(ctx: ApiContext, access: Access): Vault {
+  const id = ctx.params.vault;
+  if (!isId(id)) throw new HttpError(400, MESSAGES.invalidVaultId);
+  ctx.resource.vault = { id };
+  if (!tokenSeesVault(ctx.token, id)) throw new HttpError(403, MESSAGES.noVaultAccess);
+  if (!tokenAllows(ctx.token, id, access)) {
+    throw access === 'write' ? new HttpError(401, MESSAGES.noWriteAccess) : new HttpError(403, MESSAGES.noVaultAccess);
+  }
+  const vault = ctx.store.getVault(id);
+  if (!vault) throw new HttpError(404, MESSAGES.vaultNotFound);
+  return vault;
+}
+
+function itemFor(ctx: ApiContext, vault: Vault): StoredItem {
+  const id = ctx.params.item;
+  if (!isId(id)) throw new HttpError(400, MESSAGES.invalidItemId);
+  ctx.resource.item = { id };
+  const item = ctx.store.getItem(vault.id, id);
+  if (!item) throw new HttpError(404, MESSAGES.itemNotFound);
+  ctx.resource.itemVersion = item.version;
+  return item;
+}
+
+function fileIdFor(ctx: ApiContext): string {
+  const id = ctx.params.file;
+  if (!isId(id)) throw new HttpError(400, MESSAGES.invalidFileId);
+  return id;
+}
+
+async function jsonBody(ctx: ApiContext): Promise<unknown> {
+  return parseJsonBody(await readBody(ctx.req, ctx.maxBodyBytes));
+}
+
+function filterOf<T>(ctx: ApiContext, attrs: Record<string, (x: T) => string | string[] | undefined>): (x: T) => boolean {
+  const expr = ctx.query.get('filter');
+  if (expr === null || expr.trim() === '') return () => true;
+  try {
+    return compileFilter(expr, attrs);
+  } catch (err) {
+    if (err instanceof FilterError) throw new HttpError(400, err.message);
+    throw err;
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function respondItem(ctx: ApiContext, item: StoredItem): void {
+  ctx.resource.itemVersion = item.version;
+  ctx.resource.item = { id: item.id };
+  sendJson(ctx.res, 200, fullItemView(item, ctx.store.listFiles(item.vault.id, item.id)));
+}
+
+// ---- handlers
+
+const listVaults: ApiHandler = (ctx) => {
+  const keep = filterOf<Vault>(ctx, { name: (v) => v.name });
+  sendJson(
+    ctx.res,
+    200,
+    ctx.store.listVaults().filter((v) => tokenSeesVault(ctx.token, v.id) && keep(v)),
+  );
+};
+
+const getVault: ApiHandler = (ctx) => {
+  sendJson(ctx.res, 200, vaultFor(ctx, 'read'));
+};
+
+const listItems: ApiHandler = (ctx) => {
+  const vault = vaultFor(ctx, 'read');
+  const keep = filterOf<StoredItem>(ctx, { title: (i) => i.title, tag: (i) => i.tags ?? [] });
+  sendJson(ctx.res, 200, ctx.store.listItems(vault.id).filter(keep).map(itemSummary));
+};
+
+const createItem: ApiHandler = async (ctx) => {
+  const vault = vaultFor(ctx, 'write');
+  const body = await jsonBody(ctx);
+  validateBody('FullItem', body);
+  const item = buildItem(body as Partial<FullItem>, { vaultId: vault.id, actorId: ctx.token.id, now: now() });
+  ctx.store.insertItem(item);
+  respondItem(ctx, item);
+};
+
+const getItem: ApiHandler = (ctx) => {
+  const vault = vaultFor(ctx, 'read');
+  respondItem(ctx, itemFor(ctx, vault));
+};
+
+const replaceItem: ApiHandler = async (ctx) => {
+  const vault = vaultFor(ctx, 'write');
+  const existing = itemFor(ctx, vault);
+  const body = await jsonBody(ctx);
+  validateBody('FullItem', body);
+  const b = body as Partial<FullItem>;
+  if (b.id !== undefined && b.id !== existing.id) {
+    throw new HttpError(400, "Invalid item: id in the body does not match the item id in the request's path");
+  }
+  const item = buildItem(b, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
+  ctx.store.replaceItem(item);
+  respondItem(ctx, item);
+};
+
+const patchItem: ApiHandler = async (ctx) => {
+  const vault = vaultFor(ctx, 'write');
+  const existing = itemFor(ctx, vault);
+  const body = await jsonBody(ctx);
+  validateBody('JsonPatch', body);
+  let patched: FullItem;
+  try {
+    patched = applyItemPatch(existing as FullItem, body as JsonPatchOp[]);
+  } catch (err) {
+    if (!(err instanceof PatchError)) throw err;
+    throw new HttpError(400, `Invalid JSON Patch: ${err.message}`);
+  }
+  validateBody('FullItem', patched);
+  if (patched.id !== existing.id) throw new HttpError(400, 'Invalid JSON Patch: an item id cannot be changed');
+  if (patched.vault?.id !== undefined && patched.vault.id !== existing.vault.id) {
+    throw new HttpError(400, 'Invalid JSON Patch: an item cannot be moved to another vault');
+  }
+  const item = buildItem(patched, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
+  ctx.store.replaceItem(item);
+  respondItem(ctx, item);
+};
+
+const deleteItem: ApiHandler = (ctx) => {
+  const vault = vaultFor(ctx, 'write');
+  const item = itemFor(ctx, vault);
+  ctx.store.deleteItem(vault.id, item.id, now());
+  ctx.res.writeHead(204);
+  ctx.res.end();
+};
+
+function inline(ctx: ApiContext): boolean {
+  return ctx.query.get('inline_files') === 'true';
+}
+
+const listFiles: ApiHandler = (ctx) => {
+  const vault = vaultFor(ctx, 'read');
+  const item = itemFor(ctx, vault);
+  const withContent = inline(ctx);
+  sendJson(
+    ctx.res,
+    200,
+    ctx.store
+      .listFiles(vault.id, item.id)
+      .map((f) => fileView(f, withContent ? ctx.store.fileContent(vault.id, item.id, f.id) : undefined)),
+  );
+};
+
+function fileFor(ctx: ApiContext) {
+  const vault = vaultFor(ctx, 'read');
+  const item = itemFor(ctx, vault);
+  const fileId = fileIdFor(ctx);
+  const file = ctx.store.listFiles(vault.id, item.id).find((f) => f.id === fileId);
+  if (!file) throw new HttpError(404, MESSAGES.fileNotFound);
+  return file;
+}
+
+const getFile: ApiHandler = (ctx) => {
+  const file = fileFor(ctx);
+  const content = inline(ctx) ? ctx.store.fileContent(file.vaultId, file.itemId, file.id) : undefined;
+  sendJson(ctx.res, 200, fileView(file, content));
+};
+
+const getFileContent: ApiHandler = (ctx) => {
+  const file = fileFor(ctx);
+  sendBytes(ctx.res, ctx.store.fileContent(file.vaultId, file.itemId, file.id) ?? Buffer.alloc(0));
+};
+
+function intParam(ctx: ApiContext, name: string, dflt: number): number {
+  const raw = ctx.query.get(name);
+  if (raw === null || raw === '') return dflt;
+  if (!/^\d+$/.test(raw)) throw new HttpError(400, `Query parameter ${name} must be a non-negative integer`);
+  return Number(raw);
+}
+
+const listActivity: ApiHandler = (ctx) => {
+  const limit = Math.min(intParam(ctx, 'limit', DEFAULT_ACTIVITY_LIMIT), MAX_ACTIVITY_LIMIT);
+  const offset = intParam(ctx, 'offset', 0);
+  sendJson(ctx.res, 200, ctx.store.listActivity(limit, offset));
+};
+
+/** The /v1 routes. */
+export function apiRoutes(): Router<ApiHandler> {
+  const V = '/v1/vaults/:vault';
+  const I = `${V}/items/:item`;
+  return new Router<ApiHandler>()
+    .add('GET', '/v1/vaults', listVaults)
+    .add('GET', V, getVault)
+    .add('GET', `${V}/items`, listItems)
+    .add('POST', `${V}/items`, createItem)
+    .add('GET', I, getItem)
+    .add('PUT', I, replaceItem)
+    .add('PATCH', I, patchItem)
+    .add('DELETE', I, deleteItem)
+    .add('GET', `${I}/files`, listFiles)
+    .add('GET', `${I}/files/:file`, getFile)
+    .add('GET', `${I}/files/:file/content`, getFileContent)
+    .add('GET', '/v1/activity', listActivity);
+}
+
+/** The activity resource type for a route template. */
+export function resourceType(template: string | undefined): string {
+  if (!template) return 'UNKNOWN';
+  if (template.includes('/files')) return 'FILE';
+  if (template.includes('/items')) return 'ITEM';
+  if (template.startsWith('/v1/vaults')) return 'VAULT';
+  if (template.startsWith('/v1/activity')) return 'ACTIVITY';
+  return 'UNKNOWN';
+}

@@ -1,0 +1,113 @@
+// `opsync server` and `opsync server token create`: flag parsing and process lifetime only.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, openStore, startServer, TOKEN_FILE } from './index.js';
+import { issueToken, type GrantSpec } from './tokens.js';
+import { join, resolve } from 'node:path';
+
+function parsePort(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535 (0 = any free port)');
+  return Number(v);
+}
+
+function parsePositive(v: string): number {
+  if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a positive integer');
+  return Number(v);
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** `NAME`, `NAME:read`, `NAME:write`, `NAME:read,write` (no suffix: read and write). */
+export function parseVaultGrant(spec: string): GrantSpec {
+  const m = /^(.*):((?:read|write)(?:,(?:read|write))?)$/.exec(spec);
+  const name = m ? m[1] : spec;
+  if (name === '') throw new InvalidArgumentError(`"${spec}" names no vault; use NAME[:read|:write|:read,write]`);
+  const access = m ? m[2].split(',') : ['read', 'write'];
+  const write = access.includes('write');
+  return { vault: name, read: access.includes('read') || write, write };
+}
+
+function fail(message: string): never {
+  process.stderr.write(`opsync server: ${message}\n`);
+  throw new CommanderError(1, 'opsync.server', message);
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((res) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      res(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function registerServerCommand(program: Command): void {
+  const server = program
+    .command('server')
+    .description('Serve the 1Password Connect API from a local, persistent store (a stand-in for Connect)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port to listen on (0 = any free port)').argParser(parsePort).default(DEFAULT_PORT))
+    .addOption(new Option('--data <dir>', 'data directory (SQLite store and token file)').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--memory', 'keep everything in memory; nothing is written to disk').conflicts('data'))
+    .option('--seed <file>', 'seed vaults and items from a YAML or JSON file (repeatable; idempotent by vault name)', collect, [])
+    .addOption(
+      new Option('--max-body-bytes <n>', 'largest request body accepted; larger ones get 413').argParser(parsePositive).default(DEFAULT_MAX_BODY_BYTES),
+    )
+    .option('--quiet', 'no request log lines')
+    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean }) => {
+      let handle;
+      try {
+        handle = await startServer({
+          host: o.host,
+          port: o.port,
+          dataDir: o.data,
+          memory: o.memory,
+          seedFiles: o.seed,
+          maxBodyBytes: o.maxBodyBytes,
+          log: o.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`),
+        });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') fail(`${o.host}:${o.port} is already in use; pick another --port (0 = any free port)`);
+        if (e.code === 'EACCES') fail(`not allowed to listen on ${o.host}:${o.port}`);
+        fail(e.message);
+      }
+      process.stderr.write(`opsync server listening on ${handle.url}\n`);
+      if (o.memory) process.stderr.write('opsync server: in-memory store; a full-access token is available through `localToken()` only\n');
+      else process.stderr.write(`opsync server: data in ${resolve(o.data)}; full-access token in ${join(resolve(o.data), TOKEN_FILE)}\n`);
+      const sig = await waitForSignal();
+      process.stderr.write(`opsync server: ${sig} received, finishing requests and closing the store\n`);
+      await handle.close();
+    });
+
+  server
+    .command('token')
+    .description('Manage bearer tokens')
+    .command('create')
+    .description('Create a bearer token and print it on stdout (and nothing else there)')
+    .addOption(new Option('--data <dir>', 'data directory of the server').default(DEFAULT_DATA_DIR))
+    .option('--name <name>', 'a name for the token', 'opsync')
+    .option('--vault <vault>', 'limit the token to this vault: NAME[:read|:write|:read,write] (repeatable; none = every vault, read and write)', collect, [])
+    .action((o: { data: string; name: string; vault: string[] }) => {
+      let grants: GrantSpec[];
+      try {
+        grants = o.vault.map(parseVaultGrant);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      const { store } = openStore({ dataDir: o.data });
+      let token: string;
+      try {
+        token = issueToken(store, { name: o.name, vaults: grants });
+      } catch (err) {
+        fail((err as Error).message);
+      } finally {
+        store.close();
+      }
+      process.stdout.write(`${token}\n`);
+    });
+}

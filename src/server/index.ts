@@ -1,0 +1,258 @@
+// opsync server: a persistent Connect-compatible server. startServer() opens the store, seeds it, makes sure
+// a token exists, and serves the API over node:http until close() (in-flight requests finish, db closed).
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { ApiRequest, ServerHealth } from '../connect/types.js';
+import { VERSION } from '../version.js';
+import { apiRoutes, resourceType, type ActivityResource, type ApiHandler } from './api.js';
+import { HttpError, sendError, sendText, sendJson } from './http.js';
+import { newId } from './ids.js';
+import { createMetrics } from './metrics.js';
+import { Router } from './router.js';
+import { applySeed } from './seed.js';
+import { Store, type TokenRecord } from './store.js';
+import { issueToken, verifyToken, type GrantSpec } from './tokens.js';
+
+export interface ServerOptions {
+  host?: string;
+  /** 0 = a random free port. Default 8080. */
+  port?: number;
+  /** Default .opsync/server */
+  dataDir?: string;
+  /** Throwaway in-memory store (nothing written to disk). */
+  memory?: boolean;
+  seedFiles?: string[];
+  /** No log lines (unless `log` is given). */
+  quiet?: boolean;
+  log?: (line: string) => void;
+  /** Largest accepted request body; larger ones get 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface ServerHandle {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  host: string;
+  port: number;
+  createToken(opts?: { name?: string; vaults?: { vault: string; read: boolean; write: boolean }[] }): string;
+  /** The full-access token in DIR/token (created if missing); in memory mode the auto-created token. */
+  localToken(): string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_DATA_DIR = '.opsync/server';
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DB_FILE = 'opsync.db';
+export const TOKEN_FILE = 'token';
+const SERVER_ACTOR_KEY = 'server_actor';
+
+/** Opens (creating if needed) the store of a data directory, or an in-memory one. */
+export function openStore(opts: { dataDir?: string; memory?: boolean }): { store: Store; dir?: string } {
+  if (opts.memory) return { store: new Store(':memory:') };
+  const dir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return { store: new Store(join(dir, DB_FILE)), dir };
+}
+
+/** Writes a token file readable by its owner only, atomically. */
+export function writeTokenFile(path: string, token: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+function serverActor(store: Store): string {
+  let id = store.getMeta(SERVER_ACTOR_KEY);
+  if (!id) {
+    id = newId();
+    store.setMeta(SERVER_ACTOR_KEY, id);
+  }
+  return id;
+}
+
+type PublicHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
+  const log = opts.log ?? (opts.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`));
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { store, dir } = openStore(opts);
+  const tokenPath = dir ? join(dir, TOKEN_FILE) : undefined;
+  let memoryToken: string | undefined;
+
+  const localToken = (): string => {
+    if (!tokenPath) return (memoryToken ??= issueToken(store, { name: 'local' }));
+    if (existsSync(tokenPath)) {
+      const t = readFileSync(tokenPath, 'utf8').trim();
+      if (verifyToken(store, t)) return t;
+    }
+    const t = issueToken(store, { name: 'local' });
+    writeTokenFile(tokenPath, t);
+    log(`opsync server: wrote a full-access token to ${tokenPath}`);
+    return t;
+  };
+
+  try {
+    const actor = serverActor(store);
+    for (const file of opts.seedFiles ?? []) {
+      const r = applySeed(store, file, actor);
+      for (const name of r.created) log(`opsync server: seeded vault "${name}" from ${file}`);
+      for (const name of r.skipped) log(`opsync server: vault "${name}" already exists; seed left it alone`);
+    }
+    if (store.listVaults().length === 0 && (opts.seedFiles ?? []).length === 0) {
+      store.insertVault({ id: newId(), name: 'Private', type: 'USER_CREATED', now: new Date().toISOString() });
+      log('opsync server: created vault "Private"');
+    }
+    if (store.countTokens() === 0) localToken();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+
+  const metrics = createMetrics(store);
+  const api = apiRoutes();
+  const dbName = dir ? join(dir, DB_FILE) : ':memory:';
+  const publicRoutes = new Router<PublicHandler>()
+    .add('GET', '/heartbeat', (_req, res) => sendText(res, 200, '.'))
+    .add('GET', '/health', (_req, res) => {
+      const ok = store.healthy();
+      const body: ServerHealth = {
+        name: 'opsync server',
+        version: VERSION,
+        dependencies: [
+          ok
+            ? { service: 'sqlite', status: 'ACTIVE', message: `Connected to ${dbName}` }
+            : { service: 'sqlite', status: 'ERROR', message: 'The store does not answer' },
+        ],
+      };
+      sendJson(res, 200, body);
+    })
+    .add('GET', '/metrics', async (_req, res) => {
+      sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+    });
+
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+
+  const authenticate = (req: IncomingMessage): TokenRecord => {
+    const header = req.headers.authorization;
+    if (!header) throw new HttpError(401, 'Missing Authorization header: send "Authorization: Bearer <token>"');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const token = m && verifyToken(store, m[1]);
+    if (!token) throw new HttpError(401, 'Invalid bearer token');
+    return token;
+  };
+
+  const record = (req: IncomingMessage, token: TokenRecord | undefined, resource: ActivityResource, status: number) => {
+    const entry: ApiRequest = {
+      requestId: randomUUID(),
+      timestamp: new Date().toISOString(),
+      action: req.method ?? '',
+      result: status === 401 || status === 403 ? 'DENY' : 'SUCCESS',
+      actor: {
+        id: token?.id ?? '',
+        account: 'opsync',
+        jti: token?.jti ?? '',
+        userAgent: String(req.headers['user-agent'] ?? ''),
+        requestIp: req.socket.remoteAddress ?? '',
+      },
+      resource,
+    };
+    store.addActivity(entry);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    inFlight.add(res);
+    if (closing) res.shouldKeepAlive = false;
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const pathname = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+    const method = req.method ?? 'GET';
+    const isApi = pathname === '/v1' || pathname.startsWith('/v1/');
+    let template: string | undefined;
+    let token: TokenRecord | undefined;
+    const resource: ActivityResource = { type: 'UNKNOWN' };
+    try {
+      if (isApi) {
+        const m = api.match(method, pathname);
+        template = m.route.template;
+        resource.type = resourceType(template);
+        token = authenticate(req);
+        await (m.route.handler as ApiHandler)({ req, res, params: m.params, query, token, store, resource, maxBodyBytes });
+      } else {
+        const m = publicRoutes.match(method, pathname);
+        template = m.route.template;
+        await m.route.handler(req, res);
+      }
+    } catch (err) {
+      let httpErr: HttpError;
+      if (err instanceof HttpError) httpErr = err;
+      else {
+        log(`opsync server: internal error on ${method} ${template ?? 'unmatched'}: ${(err as Error)?.stack ?? String(err)}`);
+        httpErr = new HttpError(500, 'Internal server error');
+      }
+      if (!res.headersSent && !res.destroyed) sendError(res, httpErr);
+      else if (!res.writableEnded) res.end();
+    } finally {
+      const status = res.statusCode;
+      if (isApi) {
+        try {
+          record(req, token, resource, status);
+        } catch (err) {
+          log(`opsync server: could not record activity: ${(err as Error).message}`);
+        }
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observe(method, template ?? 'unmatched', status, seconds);
+      log(`${method} ${pathname} ${status} ${(seconds * 1000).toFixed(1)}ms`);
+      inFlight.delete(res);
+      if (closing) server.closeIdleConnections();
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (err) => {
+      store.close();
+      reject(err);
+    });
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    host,
+    port,
+    createToken: (o = {}) => issueToken(store, { name: o.name, vaults: o.vaults as GrantSpec[] | undefined }),
+    localToken,
+    close: () =>
+      (closed ??= new Promise<void>((resolveClose) => {
+        closing = true;
+        for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+        const force = setTimeout(() => server.closeAllConnections(), 10_000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          store.close();
+          resolveClose();
+        });
+        server.closeIdleConnections();
+      })),
+  };
+}

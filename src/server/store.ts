@@ -1,0 +1,280 @@
+// The server's persistent store: SQLite through better-sqlite3 (WAL on disk, ':memory:' for throwaway runs).
+// Items are JSON rows keyed by vault + id with a version column; files are blobs; tokens are kept only as a
+// SHA-256 hash; activity is an append-only log. Vault item counts are computed, so they are always true.
+import Database from 'better-sqlite3';
+import type { ApiRequest, FullItem, Vault, VaultType } from '../connect/types.js';
+
+export interface TokenGrant {
+  vault: string; // vault id
+  read: boolean;
+  write: boolean;
+}
+
+export interface TokenRecord {
+  id: string;
+  jti: string;
+  name: string;
+  hash: string;
+  /** null: every vault, read and write. */
+  grants: TokenGrant[] | null;
+  createdAt: string;
+}
+
+export interface FileRecord {
+  id: string;
+  vaultId: string;
+  itemId: string;
+  name: string;
+  sectionId?: string;
+  size: number;
+}
+
+/** A stored item: the FullItem as served, minus files (kept in their own table) and computed `totp`s. */
+export type StoredItem = Omit<FullItem, 'files'>;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vaults (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT, type TEXT NOT NULL,
+  attribute_version INTEGER NOT NULL, content_version INTEGER NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+  vault_id TEXT NOT NULL REFERENCES vaults(id), id TEXT NOT NULL, version INTEGER NOT NULL,
+  data TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (vault_id, id));
+CREATE TABLE IF NOT EXISTS files (
+  id TEXT PRIMARY KEY, vault_id TEXT NOT NULL, item_id TEXT NOT NULL, name TEXT NOT NULL,
+  section_id TEXT, content BLOB NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS files_by_item ON files (vault_id, item_id, seq);
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY, jti TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+  grants TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+`;
+
+interface VaultRow {
+  id: string;
+  name: string;
+  description: string | null;
+  type: string;
+  attribute_version: number;
+  content_version: number;
+  created_at: string;
+  updated_at: string;
+  items: number;
+}
+
+const VAULT_SELECT = `SELECT v.*, (SELECT COUNT(*) FROM items i WHERE i.vault_id = v.id) AS items FROM vaults v`;
+
+function toVault(r: VaultRow): Vault {
+  return {
+    id: r.id,
+    name: r.name,
+    ...(r.description ? { description: r.description } : {}),
+    attributeVersion: r.attribute_version,
+    contentVersion: r.content_version,
+    items: r.items,
+    type: r.type as VaultType,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export class Store {
+  private readonly db: Database.Database;
+  private seq = 0;
+
+  constructor(filename: string) {
+    this.db = new Database(filename);
+    if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.seq = (this.db.prepare('SELECT MAX(seq) AS m FROM items').get() as { m: number | null }).m ?? 0;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  /** Runs fn in one transaction: everything or nothing. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** True when the database answers a trivial query. */
+  healthy(): boolean {
+    try {
+      return this.db.open && (this.db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Bytes used by the database (pages in use). */
+  sizeBytes(): number {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const size = this.db.pragma('page_size', { simple: true }) as number;
+    return pages * size;
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // ---- vaults
+
+  listVaults(): Vault[] {
+    return (this.db.prepare(`${VAULT_SELECT} ORDER BY v.created_at, v.name`).all() as VaultRow[]).map(toVault);
+  }
+
+  getVault(id: string): Vault | undefined {
+    const r = this.db.prepare(`${VAULT_SELECT} WHERE v.id = ?`).get(id) as VaultRow | undefined;
+    return r && toVault(r);
+  }
+
+  vaultsByName(name: string): Vault[] {
+    return (this.db.prepare(`${VAULT_SELECT} WHERE v.name = ?`).all(name) as VaultRow[]).map(toVault);
+  }
+
+  insertVault(v: { id: string; name: string; description?: string; type: VaultType; now: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO vaults (id, name, description, type, attribute_version, content_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 1, 1, ?, ?)`,
+      )
+      .run(v.id, v.name, v.description ?? null, v.type, v.now, v.now);
+  }
+
+  private touchVault(vaultId: string, now: string): void {
+    this.db.prepare('UPDATE vaults SET content_version = content_version + 1, updated_at = ? WHERE id = ?').run(now, vaultId);
+  }
+
+  // ---- items
+
+  listItems(vaultId: string): StoredItem[] {
+    return (this.db.prepare('SELECT data FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as StoredItem,
+    );
+  }
+
+  getItem(vaultId: string, id: string): StoredItem | undefined {
+    const r = this.db.prepare('SELECT data FROM items WHERE vault_id = ? AND id = ?').get(vaultId, id) as { data: string } | undefined;
+    return r && (JSON.parse(r.data) as StoredItem);
+  }
+
+  /** Inserts a new item and bumps its vault's contentVersion. */
+  insertItem(item: StoredItem): void {
+    this.transaction(() => {
+      this.db
+        .prepare('INSERT INTO items (vault_id, id, version, data, seq) VALUES (?, ?, ?, ?, ?)')
+        .run(item.vault.id, item.id, item.version, JSON.stringify(item), ++this.seq);
+      this.touchVault(item.vault.id, item.updatedAt);
+    });
+  }
+
+  /** Replaces an item (same vault and id) and bumps its vault's contentVersion. */
+  replaceItem(item: StoredItem): void {
+    this.transaction(() => {
+      this.db
+        .prepare('UPDATE items SET version = ?, data = ? WHERE vault_id = ? AND id = ?')
+        .run(item.version, JSON.stringify(item), item.vault.id, item.id);
+      this.touchVault(item.vault.id, item.updatedAt);
+    });
+  }
+
+  /** Deletes an item and its files; false when there was none. */
+  deleteItem(vaultId: string, id: string, now: string): boolean {
+    return this.transaction(() => {
+      const n = this.db.prepare('DELETE FROM items WHERE vault_id = ? AND id = ?').run(vaultId, id).changes;
+      if (n === 0) return false;
+      this.db.prepare('DELETE FROM files WHERE vault_id = ? AND item_id = ?').run(vaultId, id);
+      this.touchVault(vaultId, now);
+      return true;
+    });
+  }
+
+  // ---- files
+
+  listFiles(vaultId: string, itemId: string): FileRecord[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT id, vault_id, item_id, name, section_id, length(content) AS size FROM files WHERE vault_id = ? AND item_id = ? ORDER BY seq',
+        )
+        .all(vaultId, itemId) as { id: string; vault_id: string; item_id: string; name: string; section_id: string | null; size: number }[]
+    ).map((r) => ({
+      id: r.id,
+      vaultId: r.vault_id,
+      itemId: r.item_id,
+      name: r.name,
+      ...(r.section_id ? { sectionId: r.section_id } : {}),
+      size: r.size,
+    }));
+  }
+
+  fileContent(vaultId: string, itemId: string, fileId: string): Buffer | undefined {
+    const r = this.db
+      .prepare('SELECT content FROM files WHERE vault_id = ? AND item_id = ? AND id = ?')
+      .get(vaultId, itemId, fileId) as { content: Buffer } | undefined;
+    return r?.content;
+  }
+
+  insertFile(f: { id: string; vaultId: string; itemId: string; name: string; sectionId?: string; content: Buffer }): void {
+    this.db
+      .prepare('INSERT INTO files (id, vault_id, item_id, name, section_id, content, seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(f.id, f.vaultId, f.itemId, f.name, f.sectionId ?? null, f.content, ++this.seq);
+  }
+
+  // ---- tokens
+
+  insertToken(t: TokenRecord): void {
+    this.db
+      .prepare('INSERT INTO tokens (id, jti, name, hash, grants, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.jti, t.name, t.hash, t.grants ? JSON.stringify(t.grants) : null, t.createdAt);
+  }
+
+  tokenByHash(hash: string): TokenRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as
+      | { id: string; jti: string; name: string; hash: string; grants: string | null; created_at: string }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      jti: r.jti,
+      name: r.name,
+      hash: r.hash,
+      grants: r.grants ? (JSON.parse(r.grants) as TokenGrant[]) : null,
+      createdAt: r.created_at,
+    };
+  }
+
+  countTokens(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+  }
+
+  // ---- activity
+
+  addActivity(a: ApiRequest): void {
+    this.db.prepare('INSERT INTO activity (data) VALUES (?)').run(JSON.stringify(a));
+  }
+
+  /** Newest first. */
+  listActivity(limit: number, offset: number): ApiRequest[] {
+    return (this.db.prepare('SELECT data FROM activity ORDER BY seq DESC LIMIT ? OFFSET ?').all(limit, offset) as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as ApiRequest,
+    );
+  }
+
+  countItems(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
+  }
+}

@@ -1,0 +1,90 @@
+// Bearer tokens: JWT-style HS256 strings (header.payload.signature, base64url) signed with a secret kept in
+// the store. The store keeps only the SHA-256 hash of each token, so a token is valid when its signature
+// checks out AND its hash is on record; its grants come from the record.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { newId } from './ids.js';
+import type { Store, TokenGrant, TokenRecord } from './store.js';
+
+const SECRET_KEY = 'token_secret';
+
+export interface GrantSpec {
+  /** Vault name or id. */
+  vault: string;
+  read: boolean;
+  write: boolean;
+}
+
+function b64url(data: Buffer | string): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+function secret(store: Store): Buffer {
+  let s = store.getMeta(SECRET_KEY);
+  if (!s) {
+    s = randomBytes(32).toString('base64');
+    store.setMeta(SECRET_KEY, s);
+  }
+  return Buffer.from(s, 'base64');
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Resolves vault names/ids to ids; throws with a clear message for an unknown or ambiguous vault. */
+export function resolveGrants(store: Store, specs: GrantSpec[]): TokenGrant[] {
+  return specs.map((g) => {
+    const byId = store.getVault(g.vault);
+    const matches = byId ? [byId] : store.vaultsByName(g.vault);
+    if (matches.length === 0) throw new Error(`no vault named or with id "${g.vault}"`);
+    if (matches.length > 1) throw new Error(`more than one vault is named "${g.vault}"; use its id`);
+    return { vault: matches[0].id, read: g.read || g.write, write: g.write };
+  });
+}
+
+/** Creates, records (hash only) and returns a new token. No grants: every vault, read and write. */
+export function issueToken(store: Store, opts: { name?: string; vaults?: GrantSpec[] } = {}): string {
+  const grants = opts.vaults && opts.vaults.length > 0 ? resolveGrants(store, opts.vaults) : null;
+  const id = newId();
+  const jti = newId();
+  const now = new Date();
+  const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const payload = b64url(
+    JSON.stringify({
+      iss: 'opsync',
+      sub: id,
+      jti,
+      iat: Math.floor(now.getTime() / 1000),
+      name: opts.name ?? 'opsync',
+      vaults: grants ?? 'all',
+    }),
+  );
+  const signature = createHmac('sha256', secret(store)).update(`${header}.${payload}`).digest('base64url');
+  const token = `${header}.${payload}.${signature}`;
+  store.insertToken({ id, jti, name: opts.name ?? 'opsync', hash: hashToken(token), grants, createdAt: now.toISOString() });
+  return token;
+}
+
+/** The record of a valid token, or undefined for anything malformed, badly signed or unknown. */
+export function verifyToken(store: Store, token: string): TokenRecord | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return undefined;
+  const expected = createHmac('sha256', secret(store)).update(`${parts[0]}.${parts[1]}`).digest();
+  const given = Buffer.from(parts[2], 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  return store.tokenByHash(hashToken(token));
+}
+
+export type Access = 'read' | 'write';
+
+/** Whether a token may read or write a vault. */
+export function tokenAllows(token: TokenRecord, vaultId: string, access: Access): boolean {
+  if (token.grants === null) return true;
+  const g = token.grants.find((x) => x.vault === vaultId);
+  if (!g) return false;
+  return access === 'read' ? g.read : g.write;
+}
+
+export function tokenSeesVault(token: TokenRecord, vaultId: string): boolean {
+  return token.grants === null || token.grants.some((g) => g.vault === vaultId);
+}
