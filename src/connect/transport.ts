@@ -1,0 +1,327 @@
+// The HTTP side of the Connect client: a keep-alive undici pool, a bound on requests in flight, per-attempt
+// timeouts, retries with backoff, request counting, and ConnectErrors that never carry a secret.
+
+import { STATUS_CODES } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import {
+  CONNECT_PHASE_CODES,
+  ConnectError,
+  PERMANENT_CODES,
+  describeNetworkCode,
+  networkCode,
+} from './errors.js';
+import { scrub, sensitiveStrings } from './redact.js';
+import {
+  NOT_PROCESSED_STATUSES,
+  RETRYABLE_STATUSES,
+  isIdempotent,
+  parseRetryAfter,
+  retryDelay,
+  type BackoffPolicy,
+} from './retry.js';
+import { Semaphore } from './semaphore.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RequestStats {
+  /** Every HTTP attempt, retries included. */
+  total: number;
+  /** Attempts by operation, e.g. "GET /v1/vaults/{vault}/items". */
+  byOperation: Record<string, number>;
+  /** Attempts that were retries of an earlier one. */
+  retries: number;
+}
+
+/** Told before each retry, e.g. to log it. Carries no secret. */
+export interface RetryEvent {
+  operation: string;
+  /** The request as sent, ids included, query left out. */
+  path: string;
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number;
+  delayMs: number;
+  /** Why: an HTTP status ("503") or a network code ("ECONNRESET", "TIMEOUT"). */
+  reason: string;
+  /** Milliseconds Connect asked for in Retry-After, when it did. */
+  retryAfterMs?: number;
+}
+
+export interface TransportOptions {
+  host: string;
+  token: string;
+  concurrency: number;
+  retries: number;
+  timeoutMs: number;
+  backoff: BackoffPolicy;
+  userAgent: string;
+  keepAlive: boolean;
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export type Expect = 'json' | 'buffer' | 'none';
+
+export interface SendSpec {
+  method: HttpMethod;
+  /** Path template with {vault}, {item}, {file} placeholders: names the operation in stats and errors. */
+  template: string;
+  params?: Record<string, string>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  expect: Expect;
+  /** Send the bearer token (every /v1 route); /heartbeat and /health need none. */
+  auth?: boolean;
+  /** Overrides the client's retry count for this call. */
+  retries?: number;
+  /**
+   * Statuses that mean "already done" when an earlier attempt of this same call may have been applied:
+   * a retried DELETE answered 404 deleted the item the first time.
+   */
+  doneIfAppliedStatuses?: readonly number[];
+}
+
+export interface SendResult<T> {
+  status: number;
+  data: T;
+}
+
+type Outcome =
+  | { kind: 'ok'; status: number; data: unknown }
+  | { kind: 'http'; status: number; connectMessage?: string; detail?: string; retryAfterMs?: number }
+  | { kind: 'network'; code: string; cause: unknown };
+
+class AttemptTimeout extends Error {
+  readonly code = 'TIMEOUT';
+}
+
+const TIMEOUT_CODES = new Set(['TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Where Connect lives: origin for the pool, path prefix for requests (a Connect behind a reverse proxy path). */
+export function parseHost(host: string): { origin: string; basePath: string; display: string } {
+  const trimmed = host.trim();
+  if (!/^https?:\/\//i.test(trimmed)) {
+    throw new Error(`Connect host "${trimmed}" must be an http:// or https:// URL, e.g. http://localhost:8080`);
+  }
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw new Error(`Connect host "${trimmed}" is not a valid URL, e.g. http://localhost:8080`);
+  }
+  if (url.search || url.hash) throw new Error(`Connect host "${url.origin}" must not carry a query or fragment`);
+  const basePath = url.pathname.replace(/\/+$/, '');
+  return { origin: url.origin, basePath, display: url.origin + basePath };
+}
+
+export class Transport {
+  readonly stats: RequestStats = { total: 0, byOperation: {}, retries: 0 };
+  private readonly pool: Pool;
+  private readonly semaphore: Semaphore;
+  private readonly origin: string;
+  private readonly basePath: string;
+  /** The host as shown in messages: no credentials, no trailing slash. */
+  readonly hostDisplay: string;
+  private readonly token: string;
+
+  constructor(private readonly opts: TransportOptions) {
+    const { origin, basePath, display } = parseHost(opts.host);
+    this.origin = origin;
+    this.basePath = basePath;
+    this.hostDisplay = display;
+    this.token = opts.token.trim();
+    if (!this.token) throw new Error('no Connect token given');
+    if (!/^[\x21-\x7e]+$/.test(this.token)) {
+      throw new Error('the Connect token holds spaces or characters that cannot be sent in an HTTP header');
+    }
+    for (const [name, v, min] of [
+      ['concurrency', opts.concurrency, 1],
+      ['retries', opts.retries, 0],
+      ['timeoutMs', opts.timeoutMs, 1],
+    ] as const) {
+      if (!Number.isInteger(v) || v < min) throw new RangeError(`Connect client ${name} must be an integer >= ${min}, got ${v}`);
+    }
+    this.semaphore = new Semaphore(opts.concurrency);
+    this.pool = new Pool(origin, {
+      connections: opts.concurrency,
+      pipelining: 1,
+      connect: { timeout: Math.min(opts.timeoutMs, 10_000) },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async send<T>(spec: SendSpec): Promise<SendResult<T>> {
+    const operation = `${spec.method} ${spec.template}`;
+    const path = this.basePath + fillTemplate(spec.template, spec.params ?? {});
+    const shownPath = fillTemplate(spec.template, spec.params ?? {});
+    const fullPath = path + queryString(spec.query);
+    const bodyText = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const secrets = [this.token, ...(spec.body === undefined ? [] : sensitiveStrings(spec.body))];
+    const retries = spec.retries ?? this.opts.retries;
+    const idempotent = isIdempotent(spec.method);
+    const hasEffect = spec.method !== 'GET';
+    let mayHaveApplied = false;
+
+    const fail = (
+      attempts: number,
+      outcome: Exclude<Outcome, { kind: 'ok' }>,
+      retryable: boolean,
+      thisAttemptMayHaveApplied: boolean,
+    ): ConnectError => {
+      const ambiguous = hasEffect && (mayHaveApplied || thisAttemptMayHaveApplied);
+      const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+      const maybe = ambiguous ? '; the request may have been applied' : '';
+      const what = `${spec.method} ${shownPath}`;
+      if (outcome.kind === 'http') {
+        const reason = outcome.connectMessage ?? outcome.detail ?? STATUS_CODES[outcome.status] ?? 'no message';
+        return new ConnectError(scrub(`Connect answered ${outcome.status} for ${what}: ${reason}${after}${maybe}`, secrets), {
+          status: outcome.status,
+          operation,
+          connectMessage: outcome.connectMessage,
+          retryable,
+          ambiguous,
+          attempts,
+        });
+      }
+      const { code } = outcome;
+      let message: string;
+      if (TIMEOUT_CODES.has(code)) {
+        message = `Connect at ${this.hostDisplay} did not answer ${what} within ${this.opts.timeoutMs} ms${after}${maybe}`;
+      } else if (CONNECT_PHASE_CODES.has(code)) {
+        message = `could not reach Connect at ${this.hostDisplay}: ${describeNetworkCode(code)} (${code})${after}`;
+      } else {
+        message = `lost the connection to Connect at ${this.hostDisplay} during ${what}: ${describeNetworkCode(code)} (${code})${after}${maybe}`;
+      }
+      return new ConnectError(scrub(message, secrets), {
+        operation,
+        retryable,
+        ambiguous,
+        attempts,
+        code: TIMEOUT_CODES.has(code) ? 'TIMEOUT' : code,
+        cause: outcome.cause,
+      });
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      this.stats.total++;
+      this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
+      if (attempt > 1) this.stats.retries++;
+
+      const outcome = await this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, secrets));
+      if (outcome.kind === 'ok') return { status: outcome.status, data: outcome.data as T };
+
+      let retryAfterMs: number | undefined;
+      let reason: string;
+      if (outcome.kind === 'http') {
+        if (mayHaveApplied && spec.doneIfAppliedStatuses?.includes(outcome.status)) {
+          return { status: outcome.status, data: undefined as T };
+        }
+        const notProcessed = NOT_PROCESSED_STATUSES.has(outcome.status);
+        if (!RETRYABLE_STATUSES.has(outcome.status)) throw fail(attempt, outcome, false, false);
+        // A 500/502/504 may come after the work was done: only idempotent requests are sent again.
+        if (!idempotent && !notProcessed) throw fail(attempt, outcome, true, true);
+        if (attempt > retries) throw fail(attempt, outcome, true, !notProcessed);
+        if (!notProcessed) mayHaveApplied = true;
+        retryAfterMs = outcome.retryAfterMs;
+        reason = String(outcome.status);
+      } else {
+        const sent = !CONNECT_PHASE_CODES.has(outcome.code);
+        if (PERMANENT_CODES.has(outcome.code)) throw fail(attempt, outcome, false, false);
+        // Reset or timed out after sending: a POST or PATCH may have been applied; the caller must look, not resend.
+        if (sent && !idempotent) throw fail(attempt, outcome, true, true);
+        if (attempt > retries) throw fail(attempt, outcome, true, sent);
+        if (sent) mayHaveApplied = true;
+        reason = TIMEOUT_CODES.has(outcome.code) ? 'TIMEOUT' : outcome.code;
+      }
+
+      const delayMs = retryDelay(attempt - 1, this.opts.backoff, retryAfterMs);
+      this.opts.onRetry?.({ operation, path: shownPath, attempt: attempt + 1, delayMs, reason, retryAfterMs });
+      await sleep(delayMs);
+    }
+  }
+
+  /** One HTTP exchange, bounded by the per-attempt timeout; never throws. */
+  private async attempt(spec: SendSpec, fullPath: string, bodyText: string | undefined, secrets: string[]): Promise<Outcome> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new AttemptTimeout('timeout')), this.opts.timeoutMs);
+    const headers: Record<string, string> = {
+      'user-agent': this.opts.userAgent,
+      accept: spec.expect === 'buffer' ? '*/*' : 'application/json',
+    };
+    if (spec.auth !== false) headers.authorization = `Bearer ${this.token}`;
+    if (bodyText !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const res = await this.pool.request({
+        method: spec.method,
+        path: fullPath,
+        headers,
+        body: bodyText,
+        signal: controller.signal,
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+        reset: !this.opts.keepAlive,
+      });
+      const status = res.statusCode;
+      if (status >= 200 && status < 300) {
+        if (spec.expect === 'buffer') return { kind: 'ok', status, data: Buffer.from(await res.body.arrayBuffer()) };
+        const text = await res.body.text();
+        if (spec.expect === 'none' || status === 204) return { kind: 'ok', status, data: undefined };
+        try {
+          return { kind: 'ok', status, data: JSON.parse(text) };
+        } catch {
+          // Not retryable and not a transport failure: report as an HTTP answer we cannot read.
+          return { kind: 'http', status, detail: 'the answer is not JSON' };
+        }
+      }
+      const text = await res.body.text();
+      return {
+        kind: 'http',
+        status,
+        ...readErrorBody(text, String(res.headers['content-type'] ?? ''), secrets),
+        retryAfterMs: parseRetryAfter(res.headers['retry-after']),
+      };
+    } catch (err) {
+      if (controller.signal.aborted) return { kind: 'network', code: 'TIMEOUT', cause: undefined };
+      return { kind: 'network', code: networkCode(err), cause: err };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Connect's `{"status":N,"message":"..."}`, or a short line of a plain-text body; scrubbed of secrets. */
+function readErrorBody(text: string, contentType: string, secrets: string[]): { connectMessage?: string; detail?: string } {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(trimmed) as { message?: unknown };
+      if (typeof parsed.message === 'string' && parsed.message.trim()) {
+        return { connectMessage: scrub(parsed.message.trim(), secrets) };
+      }
+    } catch {
+      // fall through: a body that is not the JSON it claims to be
+    }
+  }
+  if (/^text\/plain/i.test(contentType) && trimmed && trimmed.length <= 200 && !trimmed.includes('\n')) {
+    return { detail: scrub(trimmed, secrets) };
+  }
+  return {};
+}
+
+function fillTemplate(template: string, params: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined || v === '') throw new Error(`no ${name} id given for ${template}`);
+    return encodeURIComponent(v);
+  });
+}
+
+function queryString(query: SendSpec['query']): string {
+  if (!query) return '';
+  const parts = Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
