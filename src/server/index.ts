@@ -9,7 +9,7 @@ import type { ApiRequest, ServerHealth } from '../connect/types.js';
 import { VERSION } from '../version.js';
 import { apiRoutes, resourceType, type ActivityResource, type ApiHandler } from './api.js';
 import { HttpError, sendError, sendText, sendJson } from './http.js';
-import { newId } from './ids.js';
+import { isId, newId } from './ids.js';
 import { createMetrics } from './metrics.js';
 import { Router } from './router.js';
 import { applySeed } from './seed.js';
@@ -183,6 +183,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
         const m = api.match(method, pathname);
         template = m.route.template;
         resource.type = resourceType(template);
+        if (isId(m.params.vault ?? '')) resource.vault = { id: m.params.vault };
+        if (isId(m.params.item ?? '')) resource.item = { id: m.params.item };
         token = authenticate(req);
         await (m.route.handler as ApiHandler)({ req, res, params: m.params, query, token, store, resource, maxBodyBytes });
       } else {

@@ -78,7 +78,6 @@ const SEED_SCHEMA = {
                             anyOf: [{ type: 'string' }, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }],
                           },
                         },
-                        oneOf: [{ required: ['content'] }, { required: ['contentBase64'] }],
                       },
                     },
                   },
@@ -202,6 +201,12 @@ export function applySeed(store: Store, file: string, actorId: string): SeedResu
           const sectionId = typeof f.section === 'string' ? f.section : f.section?.id;
           if (sectionId !== undefined && !(item.sections ?? []).some((s) => s.id === sectionId)) {
             throw new SeedError(`${where(`/vaults/${vi}/items/${ii}/files/${fi}/section`)}: file section does not name a section of the item`);
+          }
+          if ((f.content === undefined) === (f.contentBase64 === undefined)) {
+            throw new SeedError(`${where(`/vaults/${vi}/items/${ii}/files/${fi}`)}: a file needs exactly one of content (UTF-8 text) or contentBase64`);
+          }
+          if (f.contentBase64 !== undefined && !/^[A-Za-z0-9+/=\s]*$/.test(f.contentBase64)) {
+            throw new SeedError(`${where(`/vaults/${vi}/items/${ii}/files/${fi}/contentBase64`)}: contentBase64 is not base64`);
           }
           const content = f.content !== undefined ? Buffer.from(f.content, 'utf8') : Buffer.from(f.contentBase64 ?? '', 'base64');
           store.insertFile({ id: newId(), vaultId, itemId: item.id, name: f.name, sectionId, content });
