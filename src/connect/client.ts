@@ -72,6 +72,14 @@ export class ConnectClient {
     return this.transport.stats;
   }
 
+  /** Starts counting afresh (e.g. to count the requests of one plan). */
+  resetStats(): void {
+    const s = this.transport.stats;
+    s.total = 0;
+    s.retries = 0;
+    for (const k of Object.keys(s.byOperation)) delete s.byOperation[k];
+  }
+
   /** The host as messages show it (no trailing slash). */
   get host(): string {
     return this.transport.hostDisplay;

@@ -218,6 +218,9 @@ describe('request counting', () => {
         'GET /v1/vaults/{vault}/items': 2,
       },
     });
+    c.resetStats();
+    await c.listItems(privateVault.id);
+    expect(c.stats).toEqual({ total: 1, retries: 0, byOperation: { 'GET /v1/vaults/{vault}/items': 1 } });
     await c.close();
   });
 });
