@@ -227,7 +227,7 @@ describe('resets and timeouts', () => {
   });
 
   it('times out a slow GET and retries it', async () => {
-    const { client, retries } = connect({ timeoutMs: 300 });
+    const { client, retries } = connect({ timeoutMs: 1_000 });
     proxy.inject({ method: 'GET', path: '/v1/vaults', delayMs: 5_000 });
     const vaults = await client.listVaults();
     expect(vaults.length).toBeGreaterThan(0);
