@@ -1,6 +1,6 @@
 // 1Password's official JS SDK (@1password/connect), unchanged, against our server: every method of OPConnect.
 // Nothing here adapts to our server; where the SDK and the server disagree, the test fails and says how.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,8 +9,8 @@ import {
   ItemBuilder,
   ItemCategory,
   OnePasswordConnect,
+  OPConnect,
   type FullItem,
-  type OPConnect,
 } from '@1password/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/server/totp.js';
@@ -337,5 +337,15 @@ describe('authentication', () => {
   it('a wrong token is rejected with 401 and the server error body', async () => {
     const bad = OnePasswordConnect({ serverURL: srv.url, token: 'not-a-token', keepAlive: false });
     expect(await rejection(bad.listVaults())).toMatchObject({ status: 401 });
+  });
+});
+
+describe('coverage', () => {
+  it('this file exercises every public method of OPConnect', () => {
+    const methods = Object.getOwnPropertyNames(OPConnect.prototype).filter((m) => m !== 'constructor');
+    const source = readFileSync(new URL(import.meta.url), 'utf8');
+    const unused = methods.filter((m) => !new RegExp(`\\bop\\.${m}\\(`).test(source));
+    expect(methods.length).toBeGreaterThanOrEqual(21);
+    expect(unused, `OPConnect methods this test never calls: ${unused.join(', ')}`).toEqual([]);
   });
 });
