@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { renderPlanText } from '../../src/ui/text.js';
+import { planToJson, renderPlanJson } from '../../src/ui/json.js';
+import { md, renderPlanMarkdown } from '../../src/ui/markdown.js';
+import { expectGolden } from './golden.js';
+import { bigPlan, fixturePlan, noChangePlan, SECRET } from './fixtures/plan.js';
+import type { Plan } from '../../src/plan/types.js';
+
+const schema = JSON.parse(readFileSync(new URL('../../schemas/plan-output.schema.json', import.meta.url), 'utf8')) as object;
+
+function validator() {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  addFormats.default(ajv);
+  return ajv.compile(schema);
+}
+
+describe('plan renderings (golden)', () => {
+  it('text', () => expectGolden('plan.txt', renderPlanText(fixturePlan())));
+  it('json', () => expectGolden('plan.json', renderPlanJson(fixturePlan())));
+  it('markdown', () => expectGolden('plan.md', renderPlanMarkdown(fixturePlan())));
+  it('text, no changes', () => expectGolden('plan-nochange.txt', renderPlanText(noChangePlan())));
+});
+
+describe('text', () => {
+  const text = renderPlanText(fixturePlan());
+  it('has one block per shown item with its action words', () => {
+    for (const h of [
+      '+ create Production/stripe-key',
+      '~ update (patch) Production/db-primary',
+      '~ update (replace whole item) Production/admin-login',
+      '-/+ replace Production/tls-cert',
+      '- delete Staging/old-token',
+      '! drift (ignored) Staging/cache',
+    ]) {
+      expect(text.split('\n')).toContain(h);
+    }
+    expect(text).not.toContain('Production/redis');
+  });
+  it('shows attributes the Terraform way', () => {
+    const lines = text.split('\n');
+    expect(lines).toContain('  ~ field connection.password: (sensitive value changed)');
+    expect(lines).toContain('  + tag postgres');
+    expect(lines).toContain('  - tag staging');
+    expect(lines).toContain('  ~ title: "Primary DB" -> "Primary database"');
+    expect(lines).toContain('  + field api.credential: (generated on create)');
+    expect(lines).toContain('      -Owner: platform team');
+    expect(lines).toContain('      +Owner: data team');
+  });
+  it('ends with the counts', () => {
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 3 unchanged, 4 drifted.');
+    expect(renderPlanText(noChangePlan()).trimEnd().split('\n').at(-1)).toMatch(/^No changes\. /);
+  });
+  it('is colourless unless asked, and coloured with plain ANSI when asked', () => {
+    expect(text).not.toMatch(/\u001b/);
+    const prev = process.env.NO_COLOR;
+    delete process.env.NO_COLOR;
+    try {
+      const coloured = renderPlanText(fixturePlan(), { color: true });
+      expect(coloured).toContain('\u001b[32m+ create Production/stripe-key\u001b[0m');
+      expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).toBe(text);
+      process.env.NO_COLOR = '1';
+      expect(renderPlanText(fixturePlan(), { color: true })).toBe(text);
+    } finally {
+      if (prev === undefined) delete process.env.NO_COLOR;
+      else process.env.NO_COLOR = prev;
+    }
+  });
+  it('escapes control characters coming from live values', () => {
+    const plan = fixturePlan();
+    plan.changes[1].changes[0] = { path: 'title', kind: 'change', sensitive: false, before: 'evil\u001b[2J', after: 'x' };
+    plan.changes[1].title = 'bad\u001b]0;title\u0007';
+    const out = renderPlanText(plan);
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(out).toContain('"evil\\u001b[2J" -> "x"');
+  });
+});
+
+describe('json', () => {
+  it('validates against schemas/plan-output.schema.json', () => {
+    const validate = validator();
+    for (const plan of [fixturePlan(), noChangePlan(), bigPlan(50)]) {
+      const ok = validate(JSON.parse(renderPlanJson(plan)));
+      expect(validate.errors ?? []).toEqual([]);
+      expect(ok).toBe(true);
+    }
+  });
+  it('the schema rejects a sensitive change carrying a value', () => {
+    const validate = validator();
+    const out = planToJson(fixturePlan());
+    out.resource_changes[1].changes.push({ path: 'field x', kind: 'change', sensitive: true, note: 'n', after: 'v' });
+    expect(validate(out)).toBe(false);
+  });
+  it('drops before/after of a sensitive change even if a buggy plan carried them', () => {
+    const plan = fixturePlan();
+    plan.changes[0].changes.push({ path: 'field leak', kind: 'change', sensitive: true, before: SECRET, after: SECRET });
+    expect(renderPlanJson(plan)).not.toContain(SECRET);
+    expect(renderPlanText(plan)).not.toContain(SECRET);
+    expect(renderPlanMarkdown(plan)).not.toContain(SECRET);
+  });
+  it('keeps every resource, no-ops included, with snake_case keys', () => {
+    const out = planToJson(fixturePlan());
+    expect(out.format_version).toBe('1.0');
+    expect(out.resource_changes.map((r) => r.action)).toContain('noop');
+    const db = out.resource_changes.find((r) => r.address === 'Production/db-primary');
+    expect(db).toMatchObject({ method: 'patch', item_id: 'a1b2c3d4e5f6g7h8i9j0k1l2m3', planned_version: 7, drift: { state_version: 5, live_version: 7 } });
+  });
+});
+
+describe('markdown', () => {
+  const out = renderPlanMarkdown(fixturePlan());
+  it('puts the counts first and a collapsible section per vault', () => {
+    expect(out.split('\n')[2]).toContain('2 to create, 3 to update, 1 to replace, 2 to delete, 3 unchanged, 4 drifted');
+    expect(out.match(/<details>/g)).toHaveLength(2);
+    expect(out.match(/<\/details>/g)).toHaveLength(2);
+    expect(out).toContain('<summary><b>Production</b>');
+    expect(out).toContain('> [!WARNING]');
+  });
+  it('escapes values so they cannot break the table or mention anyone', () => {
+    expect(out).not.toContain('<b>@ops</b>');
+    expect(out).not.toContain('@ops');
+    expect(out).toContain('smtp.old &#124; &#60;b&#62;&#64;ops&#60;/b&#62;');
+    expect(md('a|b`c`@d#1 :x: $y$ [l](u) *e* _f_ ~~g~~ <b>').replace(/&#\d+;/g, '')).not.toMatch(/[|`@#:$[\]*_~<>&]/);
+    for (const line of out.split('\n').filter((l) => l.startsWith('| '))) {
+      expect(line.split('|').length, line).toBe(6); // 4 cells, no stray pipes
+    }
+  });
+  it('keeps under maxChars and says what it left out', () => {
+    const big = renderPlanMarkdown(bigPlan(5000));
+    expect(big.length).toBeLessThanOrEqual(60_000);
+    expect(big).toMatch(/<i>\d+ of \d+ changed items are left out/);
+    expect(big.match(/<details>/g)?.length).toBe(big.match(/<\/details>/g)?.length);
+    expect(renderPlanMarkdown(bigPlan(5000), { maxChars: Infinity }).length).toBeGreaterThan(60_000);
+  });
+});
+
+describe('no secret in any rendering', () => {
+  const plans: Plan[] = [fixturePlan(), noChangePlan()];
+  it('the marker is in the fixture (so the check means something)', () => {
+    expect(JSON.stringify(fixturePlan())).toContain(SECRET);
+  });
+  for (const [name, render] of [
+    ['text', (p: Plan) => renderPlanText(p)],
+    ['text (colour)', (p: Plan) => renderPlanText(p, { color: true })],
+    ['json', renderPlanJson],
+    ['markdown', (p: Plan) => renderPlanMarkdown(p)],
+  ] as const) {
+    it(name, () => {
+      for (const p of plans) expect(render(p)).not.toContain(SECRET);
+    });
+  }
+  it('sensitive changes show their note and nothing else', () => {
+    const text = renderPlanText(fixturePlan());
+    const json = planToJson(fixturePlan());
+    for (const rc of json.resource_changes) {
+      for (const c of rc.changes.filter((x) => x.sensitive)) {
+        expect(Object.keys(c).sort()).toEqual(['kind', 'note', 'path', 'sensitive']);
+        const line = text.split('\n').find((l) => l.includes(` ${c.path}:`) && l.includes(`(${c.note})`));
+        expect(line, `${rc.address} ${c.path}`).toMatch(new RegExp(`^  [+~-] ${c.path}: \\(.*\\)$`));
+      }
+    }
+  });
+});
