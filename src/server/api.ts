@@ -106,7 +106,9 @@ function respondItem(ctx: ApiContext, item: StoredItem): void {
 // ---- handlers
 
 const listVaults: ApiHandler = (ctx) => {
-  const keep = filterOf<Vault>(ctx, { name: (v) => v.name });
+  // Both official SDKs (connect-sdk-js listVaultsByTitle, connect-sdk-go GetVaultsByTitle) send `title eq "..."`
+  // for vaults; the docs say `name eq "..."`. Real Connect answers both, so `title` is the vault's name too.
+  const keep = filterOf<Vault>(ctx, { name: (v) => v.name, title: (v) => v.name });
   sendJson(
     ctx.res,
     200,

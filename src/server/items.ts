@@ -133,10 +133,13 @@ export function fileView(f: FileRecord, content?: Buffer): ConnectFile {
   };
 }
 
+/** One-time-password field types: real Connect and its SDKs say "OTP" (connect-sdk-js getItemOTP looks for it), the spec "TOTP". */
+const OTP_FIELD_TYPES = new Set<string>(['OTP', 'TOTP']);
+
 /** A stored item as GET/POST/PUT/PATCH answer it: with its files and current TOTP codes. */
 export function fullItemView(item: StoredItem, files: FileRecord[], at: Date = new Date()): FullItem {
   const fields = item.fields?.map((f) => {
-    if (f.type !== 'TOTP' || !f.value) return f;
+    if (!OTP_FIELD_TYPES.has(f.type ?? '') || !f.value) return f;
     const code = totpCode(f.value, at);
     return code === undefined ? f : { ...f, totp: code };
   });

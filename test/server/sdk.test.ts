@@ -150,7 +150,7 @@ describe('items', () => {
   it('createItem with ItemBuilder: generated password, section, url, tag, favorite', async () => {
     const item = new ItemBuilder()
       .setCategory(ItemCategory.Login)
-      .setTitle('Generated login')
+      .setTitle('Generated account')
       .addTag('sdk')
       .addUrl({ href: 'https://app.example.com', primary: true })
       .toggleFavorite()
@@ -168,7 +168,7 @@ describe('items', () => {
 
     const created = await op.createItem(eng, item);
     expect(created.id).toMatch(ID);
-    expect(created).toMatchObject({ title: 'Generated login', category: 'LOGIN', version: 1, favorite: true, tags: ['sdk'] });
+    expect(created).toMatchObject({ title: 'Generated account', category: 'LOGIN', version: 1, favorite: true, tags: ['sdk'] });
     expect(created.vault?.id).toBe(eng);
     expect(created.urls).toEqual([{ href: 'https://app.example.com', primary: true }]);
     expect(created.sections).toEqual([{ id: sectionId, label: 'Connection' }]);
