@@ -164,7 +164,7 @@ const patchItem: ApiHandler = async (ctx) => {
     patched = applyItemPatch(existing as FullItem, body as JsonPatchOp[]);
   } catch (err) {
     if (!(err instanceof PatchError)) throw err;
-    throw new HttpError(400, `Invalid JSON Patch: ${err.message}`);
+    throw new HttpError(400, `Invalid JSON Patch: ${err.message.replace(/^invalid patch: /, '')}`);
   }
   validateBody('FullItem', patched);
   if (patched.id !== existing.id) throw new HttpError(400, 'Invalid JSON Patch: an item id cannot be changed');
