@@ -76,6 +76,18 @@ describe('PlanView', () => {
     expect(lastFrame()).not.toContain(SECRET);
   });
 
+  it('handles keys that arrive together (Down and Enter in one read; a pasted filter)', async () => {
+    const { stdin, lastFrame } = render(<PlanView plan={fixturePlan()} color={false} height={60} />);
+    await tick();
+    await type(stdin, DOWN + ENTER);
+    const f = lastFrame() ?? '';
+    expect(f).toMatch(/› ~ {3}Production\/db-primary/);
+    expect(f).toContain('+Owner: data team');
+    expect(f).not.toContain('generated on create');
+    await type(stdin, '/smtp' + ENTER);
+    expect(lastFrame()).toContain('[1/1] · filter /smtp');
+  });
+
   it('filters by address or title with /', async () => {
     const { stdin, lastFrame } = render(<PlanView plan={fixturePlan()} color={false} height={40} />);
     await tick();
@@ -207,6 +219,20 @@ describe('ApplyView', () => {
     expect(f).toContain('Production/db-primary (update): version moved: planned 7, live 8');
     expect(outcomes[0].approved).toBe(true);
     expect(outcomes[0].result?.failed).toHaveLength(1);
+  });
+
+  it('y and Enter in one read apply (Enter does not abort an apply already started)', async () => {
+    const execute = vi.fn(async () => result());
+    const outcomes: ApplyOutcome[] = [];
+    const { stdin, lastFrame } = render(
+      <ApplyView plan={fixturePlan()} execute={execute} color={false} height={40} onFinish={(o) => outcomes.push(o)} />,
+    );
+    await tick();
+    await type(stdin, 'y' + ENTER);
+    await until(() => outcomes.length > 0, lastFrame);
+    expect(execute).toHaveBeenCalledTimes(1);
+    expect(outcomes[0].approved).toBe(true);
+    expect(lastFrame()).toContain('Apply complete');
   });
 
   it('runs through to a clean summary when everything succeeds', async () => {

@@ -151,7 +151,14 @@ function Summary({ result, color }: { result: ApplyResult; color: boolean }) {
 export function ApplyView({ plan, execute, color = !noColorRequested(), autoApprove = false, height, onFinish }: ApplyViewProps) {
   const { exit } = useApp();
   const nothingToDo = !hasChanges(plan);
-  const [phase, setPhase] = useState<Phase>(nothingToDo ? 'finished' : autoApprove ? 'applying' : 'review');
+  const [phase, setPhaseState] = useState<Phase>(nothingToDo ? 'finished' : autoApprove ? 'applying' : 'review');
+  // Keys can arrive several per render ("y" and Enter in one read): they must see the phase the previous
+  // key left, not the one last rendered, or Enter after y would "abort" an apply already started.
+  const phaseRef = useRef(phase);
+  const setPhase = (p: Phase) => {
+    phaseRef.current = p;
+    setPhaseState(p);
+  };
   const [outcome, setOutcome] = useState<ApplyOutcome | null>(nothingToDo ? { approved: false } : null);
   const [interrupting, setInterrupting] = useState(false);
   const [now, setNow] = useState(() => Date.now());
@@ -198,6 +205,7 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
   }, [phase, outcome]); // eslint-disable-line react-hooks/exhaustive-deps
 
   useLatestInput((input, key) => {
+    const phase = phaseRef.current;
     if (phase === 'review') {
       if (input === 'y' || input === 'Y' || input.toLowerCase() === 'yes') return start();
       // Scrolling and expanding are not answers; anything else (Enter, n, Esc, Ctrl-C, ...) is a no.

@@ -2,8 +2,8 @@
 // and a component (the visible slice only), shared by the plan view and the apply review.
 
 import { Box, Text, useStdout, type Key } from 'ink';
-import { useMemo, useRef, useState } from 'react';
-import type { Plan } from '../../plan/types.js';
+import { useMemo, useReducer, useRef } from 'react';
+import type { Plan, ResourceChange } from '../../plan/types.js';
 import { INK_COLOR, type Style } from '../color.js';
 import { buildRows, itemText, visibleItems, windowTop, type Row } from './rows.js';
 
@@ -22,74 +22,91 @@ export interface Browser {
 /** Rows the terminal leaves for the list, given the lines around it. */
 export function useListHeight(height: number | undefined, reserved: number): number {
   const { stdout } = useStdout();
-  const total = height ?? (stdout.rows && stdout.rows > 0 ? stdout.rows : 24);
+  // One line short of the terminal: a frame as tall as the screen makes Ink clear it on every render.
+  const total = height ?? (stdout.rows && stdout.rows > 1 ? stdout.rows - 1 : 23);
   return Math.max(3, total - reserved);
 }
 
+interface BrowserState {
+  sel: number;
+  expanded: ReadonlySet<string>;
+  filter: string;
+  filtering: boolean;
+  top: number;
+}
+
+/**
+ * State lives in a ref and every key reads and writes it at once: keys that arrive together (a paste, a
+ * fast typist, a terminal sending Down and Enter in one read) each see the previous one's effect, which
+ * React state would only show after the next render. A counter re-renders.
+ */
 export function usePlanBrowser(plan: Plan, height: number): Browser {
-  const [selected, setSelected] = useState(0);
-  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
-  const [filter, setFilter] = useState('');
-  const [filtering, setFiltering] = useState(false);
-  const topRef = useRef(0);
-
-  const items = useMemo(() => visibleItems(plan, filter), [plan, filter]);
-  const { rows, itemRow } = useMemo(() => buildRows(items, expanded), [items, expanded]);
-  const sel = Math.min(selected, Math.max(0, items.length - 1));
-  const top = windowTop(rows, items.length ? itemRow[sel] : -1, topRef.current, height);
-  topRef.current = top;
-
-  const clamp = (n: number) => Math.max(0, Math.min(items.length - 1, n));
-  // Relative moves go through the updater, so keys arriving faster than renders are not lost.
-  const move = (by: number) => setSelected((s) => clamp(clamp(s) + by));
-  const moveTo = (to: number) => setSelected(clamp(to));
-  const toggle = (open?: boolean) => {
-    const c = items[sel];
-    if (!c) return;
-    setExpanded((prev) => {
-      const next = new Set(prev);
-      const want = open ?? !next.has(c.address);
-      if (want) next.add(c.address);
-      else next.delete(c.address);
-      return next;
-    });
+  const state = useRef<BrowserState>({ sel: 0, expanded: new Set(), filter: '', filtering: false, top: 0 });
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const cache = useRef<{ plan: Plan; filter: string; items: ResourceChange[] } | null>(null);
+  const itemsFor = (filter: string): ResourceChange[] => {
+    const c = cache.current;
+    if (c && c.plan === plan && c.filter === filter) return c.items;
+    const items = visibleItems(plan, filter);
+    cache.current = { plan, filter, items };
+    return items;
   };
-  const setFilterText = (f: string) => {
-    setFilter(f);
-    setSelected(0);
-    topRef.current = 0;
-  };
+
+  const s = state.current;
+  const items = itemsFor(s.filter);
+  const { rows, itemRow } = useMemo(() => buildRows(items, s.expanded), [items, s.expanded]);
+  s.sel = Math.min(s.sel, Math.max(0, items.length - 1));
+  s.top = windowTop(rows, items.length ? itemRow[s.sel] : -1, s.top, height);
 
   const handleKey: Browser['handleKey'] = (input, key, opts = {}) => {
-    if (filtering) {
-      if (key.return) setFiltering(false);
+    const st = state.current;
+    const list = itemsFor(st.filter);
+    const clamp = (n: number) => Math.max(0, Math.min(list.length - 1, n));
+    const setFilter = (f: string) => {
+      st.filter = f;
+      st.sel = 0;
+      st.top = 0;
+    };
+    const toggle = (open?: boolean) => {
+      const c = list[st.sel];
+      if (!c) return;
+      const next = new Set(st.expanded);
+      if (open ?? !next.has(c.address)) next.add(c.address);
+      else next.delete(c.address);
+      st.expanded = next;
+    };
+    let handled = true;
+    if (st.filtering) {
+      if (key.return) st.filtering = false;
       else if (key.escape) {
-        setFiltering(false);
-        setFilterText('');
-      } else if (key.backspace || key.delete) setFilterText(filter.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setFilterText(filter + input);
-      else return false;
-      return true;
+        st.filtering = false;
+        setFilter('');
+      } else if (key.backspace || key.delete) setFilter(st.filter.slice(0, -1));
+      else if (input && !key.ctrl && !key.meta) setFilter(st.filter + input);
+      else handled = false;
+    } else if (opts.allowLetters === false && input && !key.tab && !key.return) {
+      handled = false;
+    } else {
+      const page = Math.max(1, height - 2);
+      if (key.upArrow || input === 'k') st.sel = clamp(st.sel - 1);
+      else if (key.downArrow || input === 'j') st.sel = clamp(st.sel + 1);
+      else if (key.pageUp) st.sel = clamp(st.sel - page);
+      else if (key.pageDown) st.sel = clamp(st.sel + page);
+      else if (key.home || input === 'g') st.sel = 0;
+      else if (key.end || input === 'G') st.sel = clamp(list.length - 1);
+      else if (key.rightArrow || key.tab) toggle(true);
+      else if (key.leftArrow) toggle(false);
+      else if (key.return && opts.allowEnter !== false) toggle();
+      else if (input === '/' && opts.allowFilter !== false) {
+        st.filtering = true;
+        setFilter('');
+      } else handled = false;
     }
-    const page = Math.max(1, height - 2);
-    if (opts.allowLetters === false && input && !key.tab && !key.return) return false;
-    if (key.upArrow || input === 'k') move(-1);
-    else if (key.downArrow || input === 'j') move(1);
-    else if (key.pageUp) move(-page);
-    else if (key.pageDown) move(page);
-    else if (key.home || input === 'g') moveTo(0);
-    else if (key.end || input === 'G') moveTo(items.length - 1);
-    else if (key.rightArrow || key.tab) toggle(true);
-    else if (key.leftArrow) toggle(false);
-    else if (key.return && opts.allowEnter !== false) toggle();
-    else if (input === '/' && opts.allowFilter !== false) {
-      setFiltering(true);
-      setFilterText('');
-    } else return false;
-    return true;
+    if (handled) rerender();
+    return handled;
   };
 
-  return { rows, top, height, selected: sel, count: items.length, filter, filtering, handleKey };
+  return { rows, top: s.top, height, selected: s.sel, count: items.length, filter: s.filter, filtering: s.filtering, handleKey };
 }
 
 function styled(style: Style, color: boolean): { color?: string } {
