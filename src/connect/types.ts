@@ -27,7 +27,8 @@ export const ITEM_CATEGORIES = [
 ] as const;
 export type ItemCategory = (typeof ITEM_CATEGORIES)[number];
 
-export const FIELD_TYPES = ['STRING', 'EMAIL', 'CONCEALED', 'URL', 'TOTP', 'DATE', 'MONTH_YEAR', 'MENU'] as const;
+/** The spec's field types, plus OTP: what real Connect and its SDKs call one-time-password fields. */
+export const FIELD_TYPES = ['STRING', 'EMAIL', 'CONCEALED', 'URL', 'TOTP', 'OTP', 'DATE', 'MONTH_YEAR', 'MENU'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 export const FIELD_PURPOSES = ['USERNAME', 'PASSWORD', 'NOTES'] as const;

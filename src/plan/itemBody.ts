@@ -7,7 +7,7 @@ import type { ResolvedValues } from './digest.js';
 
 /** A field or section whose value must never be shown, judged from what live says. */
 export function liveFieldSensitive(f: Field): boolean {
-  return f.type === 'CONCEALED' || f.type === 'TOTP' || f.purpose === 'PASSWORD';
+  return f.type === 'CONCEALED' || f.type === 'TOTP' || f.type === 'OTP' || f.purpose === 'PASSWORD';
 }
 
 /** Desired section key -> live section id, matched by id first, then by label. */
