@@ -60,7 +60,7 @@ function itemBlock(c: ResourceChange): string {
   out.push(meta.join(' · '));
   const notes: string[] = [];
   if (c.reasons.length) notes.push(`Because: ${c.reasons.map(md).join('; ')}`);
-  if (c.movedFrom) notes.push(`Moved from ${code(c.movedFrom)}`);
+  if (c.movedFrom && !c.reasons.some((r) => r.includes(c.movedFrom ?? ''))) notes.push(`Moved from ${code(c.movedFrom)}`);
   if (c.adopt) notes.push('Adopts the existing item with this title');
   if (c.forgetOnly) notes.push('Already gone: only forgotten from state');
   if (c.rotate?.length) notes.push(`Regenerates: ${c.rotate.map(code).join(', ')}`);

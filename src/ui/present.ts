@@ -132,15 +132,15 @@ export function rowLines(r: AttrRow, indent: string): StyledLine[] {
   return [{ text: detail ? `${head}: ${detail}` : head, style }];
 }
 
-/** Whether a change is shown as a block: it acts, or its item drifted. */
+/** Whether a change is shown as a block: it acts, its item drifted, or its address moved. */
 export function isShown(c: ResourceChange): boolean {
-  return c.action !== 'noop' || c.drift !== undefined;
+  return c.action !== 'noop' || c.drift !== undefined || c.movedFrom !== undefined;
 }
 
 export interface ActionLabel {
-  /** "+", "~", "-/+", "-", "!" */
+  /** "+", "~", "-/+", "-", "!", ">" */
   marker: string;
-  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "drift" */
+  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "drift", "moved" */
   words: string;
   style: Style;
 }
@@ -160,6 +160,7 @@ export function actionLabel(c: ResourceChange): ActionLabel {
     case 'delete':
       return { marker: '-', words: c.forgetOnly ? 'delete (forget only)' : 'delete', style: 'remove' };
     case 'noop':
+      if (!c.drift && c.movedFrom) return { marker: '>', words: 'moved', style: 'change' };
       return { marker: '!', words: c.drift?.ignored ? 'drift (ignored)' : 'drift', style: 'drift' };
   }
 }
@@ -189,7 +190,7 @@ export function detailLines(c: ResourceChange, indent = '  '): StyledLine[] {
   if (c.plannedVersion !== undefined) meta.push(`version ${c.plannedVersion}`);
   comment(meta.join(', '));
   if (c.reasons.length) comment(`because: ${c.reasons.map(inline).join('; ')}`);
-  if (c.movedFrom) comment(`moved from ${inline(c.movedFrom)}`);
+  if (c.movedFrom && !c.reasons.some((r) => r.includes(c.movedFrom ?? ''))) comment(`moved from ${inline(c.movedFrom)}`);
   if (c.adopt) comment('adopts the existing item with this title');
   if (c.forgetOnly) comment('already gone: only forgotten from state');
   if (c.rotate?.length) comment(`regenerates: ${c.rotate.map(inline).join(', ')}`);

@@ -50,7 +50,7 @@ describe('text', () => {
     expect(lines).toContain('      +Owner: data team');
   });
   it('ends with the counts', () => {
-    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 3 unchanged, 4 drifted.');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 4 unchanged, 4 drifted.');
     expect(renderPlanText(noChangePlan()).trimEnd().split('\n').at(-1)).toMatch(/^No changes\. /);
   });
   it('is colourless unless asked, and coloured with plain ANSI when asked', () => {
@@ -112,7 +112,7 @@ describe('json', () => {
 describe('markdown', () => {
   const out = renderPlanMarkdown(fixturePlan());
   it('puts the counts first and a collapsible section per vault', () => {
-    expect(out.split('\n')[2]).toContain('2 to create, 3 to update, 1 to replace, 2 to delete, 3 unchanged, 4 drifted');
+    expect(out.split('\n')[2]).toContain('2 to create, 3 to update, 1 to replace, 2 to delete, 4 unchanged, 4 drifted');
     expect(out.match(/<details>/g)).toHaveLength(2);
     expect(out.match(/<\/details>/g)).toHaveLength(2);
     expect(out).toContain('<summary><b>Production</b>');

@@ -38,8 +38,9 @@ describe('PlanView', () => {
     const { lastFrame } = render(<PlanView plan={fixturePlan()} color={false} height={40} />);
     await tick();
     const f = lastFrame() ?? '';
-    expect(f).toContain('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 3 unchanged, 4 drifted.');
-    expect(f).toContain('▾ Production (4)');
+    expect(f).toContain('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 4 unchanged, 4 drifted.');
+    expect(f).toContain('▾ Production (5)');
+    expect(f).toMatch(/> {3}Production\/api-gateway  "API gateway"  moved/);
     expect(f).toContain('▾ Staging (5)');
     expect(f).toMatch(/› \+ {3}Production\/stripe-key {2}"Stripe API key" {2}create/);
     expect(f).toMatch(/~ {3}Production\/db-primary .*update \(patch\), drift/);
