@@ -67,10 +67,7 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
   }
   if (io.interactive && !flags.format) {
     const { approved, result } = await runApplyTui(plan, execute, { color: io.color, autoApprove: flags.autoApprove });
-    if (!approved || !result) {
-      io.err('Apply cancelled: nothing was changed.\n');
-      return 1;
-    }
+    if (!approved || !result) return 1; // the interface has said that nothing was changed
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   }
   io.out(renderPlanText(plan, { color: io.color }));

@@ -45,7 +45,8 @@ export function requirePaths(paths: string[]): string[] {
 export function loadOrFail(paths: string[], io: IO): Manifest {
   const { manifest, diagnostics } = loadManifests(requirePaths(paths), { env: io.env });
   for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
-  if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.out(githubAnnotations(diagnostics));
+  // On stderr, so that `--format json > plan.json` stays clean; the runner reads workflow commands there too.
+  if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.err(githubAnnotations(diagnostics));
   if (diagnostics.some((d) => d.severity === 'error')) throw new ExitCode(1);
   return manifest;
 }

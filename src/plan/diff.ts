@@ -158,7 +158,7 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
     }
     if (regenerate) {
       needsPut = true;
-      changes.push({ path: fieldPath(f), kind: 'change', sensitive: true, note: 'regenerated (rotation)' });
+      changes.push({ path: fieldPath(f), kind: 'change', sensitive: true, note: 'regenerated on rotation' });
     } else if (f.source.kind !== 'generate' && f.source.kind !== 'unmanaged') {
       const want = values.get(f.key) ?? '';
       if ((lf.value ?? '') !== want) {

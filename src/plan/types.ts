@@ -102,7 +102,7 @@ export interface Plan {
 }
 
 export function hasChanges(plan: Plan): boolean {
-  return plan.changes.some((c) => c.action !== 'noop' || (c.drift !== undefined && !c.drift.ignored));
+  return plan.changes.some((c) => c.action !== 'noop' || c.movedFrom !== undefined || (c.drift !== undefined && !c.drift.ignored));
 }
 
 export function summarise(changes: ResourceChange[]): PlanSummary {

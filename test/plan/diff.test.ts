@@ -91,7 +91,7 @@ describe('diffItem', () => {
     const d = desired();
     const diff = diffItem(d, values, liveOf(d), { rotate: new Set(['admin']) });
     expect(diff.needsPut).toBe(true);
-    expect(diff.changes).toEqual([{ path: 'field admin', kind: 'change', sensitive: true, note: 'regenerated (rotation)' }]);
+    expect(diff.changes).toEqual([{ path: 'field admin', kind: 'change', sensitive: true, note: 'regenerated on rotation' }]);
     const admin = diff.put.fields!.find((f) => f.label === 'admin')!;
     expect(admin.generate).toBe(true);
     expect(admin.value).toBeUndefined();
