@@ -1,0 +1,145 @@
+// Reading, checking, migrating and atomically writing the state file.
+
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { STATE_FORMAT_VERSION, type StateFile } from './types.js';
+
+export class StateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateError';
+  }
+}
+
+export function emptyState(): StateFile {
+  return { version: STATE_FORMAT_VERSION, lineage: randomUUID(), serial: 0, resources: {}, pending: {} };
+}
+
+/** Format migrations, oldest first: each takes the document of version `from` to `from + 1`. */
+const MIGRATIONS: { from: number; migrate: (doc: Record<string, unknown>) => Record<string, unknown> }[] = [
+  // v0 (pre-release) kept resources under `items` and had no pending creates.
+  { from: 0, migrate: ({ items, ...rest }) => ({ ...rest, version: 1, resources: items ?? {}, pending: {} }) },
+];
+
+export function migrate(doc: Record<string, unknown>, path: string): Record<string, unknown> {
+  let version = typeof doc.version === 'number' ? doc.version : 0;
+  if (version > STATE_FORMAT_VERSION) {
+    throw new StateError(`${path} has state format ${version}; this opsync reads up to ${STATE_FORMAT_VERSION}: upgrade opsync`);
+  }
+  while (version < STATE_FORMAT_VERSION) {
+    const step = MIGRATIONS.find((m) => m.from === version);
+    if (!step) throw new StateError(`${path}: no migration from state format ${version}`);
+    doc = step.migrate(doc);
+    version += 1;
+  }
+  return doc;
+}
+
+const TOP_KEYS = new Set(['version', 'lineage', 'serial', 'connect', 'resources', 'pending']);
+const RESOURCE_KEYS: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
+  address: 'string',
+  vaultId: 'string',
+  vaultName: 'string',
+  itemId: 'string',
+  title: 'string',
+  category: 'string',
+  version: 'number',
+  digest: 'string',
+  rotations: 'object',
+  protect: 'boolean',
+  updatedAt: 'string',
+};
+const PENDING_KEYS: Record<string, 'string'> = { address: 'string', vaultId: 'string', vaultName: 'string', title: 'string', startedAt: 'string' };
+const OPTIONAL = new Set(['rotations', 'protect']);
+
+/** The state's shape, strictly: unknown keys are refused, so nothing (a value, say) can ride along. */
+export function validateStateShape(doc: Record<string, unknown>, path: string): StateFile {
+  const bad = (where: string, what: string) => new StateError(`${path}: ${where}: ${what}`);
+  for (const k of Object.keys(doc)) if (!TOP_KEYS.has(k)) throw bad(k, 'unknown property');
+  if (typeof doc.lineage !== 'string' || doc.lineage === '') throw bad('lineage', 'must be a non-empty string');
+  if (!Number.isInteger(doc.serial) || (doc.serial as number) < 0) throw bad('serial', 'must be a whole number');
+  if (doc.connect !== undefined && typeof doc.connect !== 'string') throw bad('connect', 'must be a string');
+  for (const [section, keys] of [
+    ['resources', RESOURCE_KEYS],
+    ['pending', PENDING_KEYS],
+  ] as const) {
+    const entries = doc[section];
+    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) throw bad(section, 'must be an object');
+    for (const [address, entry] of Object.entries(entries as Record<string, unknown>)) {
+      const where = `${section}["${address}"]`;
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw bad(where, 'must be an object');
+      const e = entry as Record<string, unknown>;
+      for (const k of Object.keys(e)) if (!(k in keys)) throw bad(`${where}.${k}`, 'unknown property');
+      for (const [k, type] of Object.entries(keys)) {
+        if (e[k] === undefined && OPTIONAL.has(k)) continue;
+        if (typeof e[k] !== type || e[k] === null) throw bad(`${where}.${k}`, `must be a ${type}`);
+      }
+      if (e.address !== address) throw bad(`${where}.address`, 'must equal its key');
+    }
+  }
+  return doc as unknown as StateFile;
+}
+
+/** The state at `path`; a missing file is a new, empty state (nothing is written). */
+export function readState(path: string): StateFile {
+  if (!existsSync(path)) return emptyState();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new StateError(`cannot read state ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new StateError(`${path} is not valid JSON (${(err as Error).message}); restore it from a backup or version control`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new StateError(`${path} is not an opsync state file`);
+  return validateStateShape(migrate(doc as Record<string, unknown>, path), path);
+}
+
+/** Stable key order, so that diffs of the state stay readable. */
+function serialise(state: StateFile): string {
+  const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const ordered = {
+    version: state.version,
+    lineage: state.lineage,
+    serial: state.serial,
+    ...(state.connect ? { connect: state.connect } : {}),
+    resources: sortKeys(state.resources),
+    pending: sortKeys(state.pending),
+  };
+  return `${JSON.stringify(ordered, null, 2)}\n`;
+}
+
+/** Temp file in the same folder (0600), fsync, rename over the target, fsync the folder. */
+export function writeStateAtomic(path: string, state: StateFile): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, serialise(state));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new StateError(`cannot write state ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some filesystems cannot fsync a folder; the rename is still atomic */
+  }
+}
