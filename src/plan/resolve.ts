@@ -41,7 +41,9 @@ export function createResolver(client: ConnectClient, env: NodeJS.ProcessEnv, va
           }
         }
         const found = await client.listItems(vault.id, filterEq('title', itemRef));
-        if (found.length === 0) throw new Error(`item "${itemRef}" not found in vault "${vault.name}"`);
+        if (found.length === 0) {
+          throw new Error(`item "${itemRef}" not found in vault "${vault.name}" (if this apply creates it, apply it first: --target <its address>)`);
+        }
         if (found.length > 1) throw new Error(`${found.length} items are titled "${itemRef}" in vault "${vault.name}"; use the item id`);
         return client.getItem(vault.id, found[0].id);
       })();

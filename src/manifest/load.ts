@@ -1,0 +1,241 @@
+// Manifests -> desired items: read files and folders, parse YAML with positions, validate against the
+// schema, then check meaning across every document. All problems are reported at once.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { FieldType, GeneratorRecipe, ItemCategory } from '../connect/types.js';
+import { positionOf, type JsonPath } from './positions.js';
+import { validateDocument } from './schema.js';
+import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource } from './types.js';
+import { parseRef } from './values.js';
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
+  const file = d.file.startsWith('/') ? relative(cwd, d.file) || d.file : d.file;
+  return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;
+}
+
+const SECRET_TYPES: ReadonlySet<FieldType> = new Set(['CONCEALED', 'TOTP', 'OTP']);
+
+function listFiles(path: string, out: string[]): void {
+  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) listFiles(full, out);
+    else if (/\.ya?ml$/.test(entry.name)) out.push(full);
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Shorthands become their long form before validation: `host: db` is `{value: db}`, `generate: true` is `{}`. */
+function normalise(doc: Obj): void {
+  if (doc.items === null) doc.items = {};
+  if (!isObj(doc.items)) return;
+  for (const item of Object.values(doc.items)) {
+    if (!isObj(item)) continue;
+    if (item.fields === null) item.fields = {};
+    if (Array.isArray(item.urls)) item.urls = item.urls.map((u) => (typeof u === 'string' ? { href: u } : u));
+    if (!isObj(item.fields)) continue;
+    for (const [k, f] of Object.entries(item.fields)) {
+      if (f === null) item.fields[k] = {};
+      else if (typeof f === 'string' || typeof f === 'number' || typeof f === 'boolean') item.fields[k] = { value: String(f) };
+      else if (isObj(f)) {
+        if (typeof f.value === 'number' || typeof f.value === 'boolean') f.value = String(f.value);
+        if (f.generate === true) f.generate = {};
+        if (f.generate === false) delete f.generate;
+      }
+    }
+  }
+}
+
+interface ParsedDoc {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+  data: Obj;
+}
+
+export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResult {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const diagnostics: Diagnostic[] = [];
+  const error = (pos: SourcePos, message: string) => diagnostics.push({ ...pos, severity: 'error', message });
+  const manifest: Manifest = { files: [], items: [], moved: [] };
+
+  const files: string[] = [];
+  for (const p of paths) {
+    const full = resolve(cwd, p);
+    if (!existsSync(full)) {
+      error({ file: p, line: 1, col: 1 }, 'no such file or folder');
+      continue;
+    }
+    if (statSync(full).isDirectory()) {
+      const found: string[] = [];
+      listFiles(full, found);
+      if (found.length === 0) error({ file: p, line: 1, col: 1 }, 'no .yaml or .yml manifests in this folder');
+      files.push(...found);
+    } else files.push(full);
+  }
+
+  const docs: ParsedDoc[] = [];
+  for (const file of [...new Set(files)]) {
+    manifest.files.push(file);
+    const lines = new LineCounter();
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      error({ file, line: 1, col: 1 }, `cannot read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      continue;
+    }
+    for (const doc of parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })) {
+      if (doc.errors.length > 0) {
+        for (const e of doc.errors) {
+          const { line, col } = lines.linePos(e.pos[0]);
+          error({ file, line, col }, `YAML: ${e.message.split('\n')[0]}`);
+        }
+        continue;
+      }
+      const data: unknown = doc.toJS();
+      if (data === null || data === undefined) continue;
+      if (!isObj(data)) {
+        error(positionOf(doc, lines, file, []), 'a manifest is a mapping with vault and items');
+        continue;
+      }
+      normalise(data);
+      const problems = validateDocument(data);
+      for (const p of problems) error(positionOf(doc, lines, file, p.path, p.atKey), p.message);
+      if (problems.length === 0) docs.push({ file, doc, lines, data });
+    }
+  }
+
+  for (const d of docs) buildDocument(d, env, error, manifest);
+  checkAcrossDocuments(manifest, error);
+  return { manifest, diagnostics };
+}
+
+function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: SourcePos, message: string) => void, manifest: Manifest): void {
+  const pos = (path: JsonPath, atKey = true) => positionOf(d.doc, d.lines, d.file, path, atKey);
+  const vault = d.data.vault as string;
+  for (const m of (d.data.moved as { from: string; to: string }[] | undefined) ?? []) {
+    manifest.moved.push({ from: m.from, to: m.to, pos: pos(['moved', manifest.moved.length], false) });
+  }
+  for (const [key, raw] of Object.entries((d.data.items as Obj | undefined) ?? {})) {
+    const item = raw as Obj;
+    const at = ['items', key];
+    const sections = Object.entries((item.sections as Record<string, string> | undefined) ?? {}).map(([k, label]) => ({ key: k, label }));
+    const fields: DesiredField[] = [];
+    const labels = new Map<string, string>();
+    for (const [fkey, rawField] of Object.entries((item.fields as Obj | undefined) ?? {})) {
+      const f = rawField as Obj;
+      const fpos = pos([...at, 'fields', fkey]);
+      const label = (f.label as string | undefined) ?? fkey;
+      const section = f.section as string | undefined;
+      if (section !== undefined && !sections.some((s) => s.key === section)) {
+        error(pos([...at, 'fields', fkey, 'section'], false), `field "${fkey}": section "${section}" is not declared in sections`);
+      }
+      const ident = `${section ?? ''}\u0000${label}`;
+      if (labels.has(ident)) error(fpos, `field "${fkey}": label "${label}" is already used by field "${labels.get(ident)}" in the same section`);
+      labels.set(ident, fkey);
+
+      const purpose = f.purpose as DesiredField['purpose'];
+      const gen = f.generate as (GeneratorRecipe & { rotate?: string }) | undefined;
+      let source: ValueSource;
+      const value = f.value as string | Obj | undefined;
+      if (gen) {
+        const { rotate, ...recipe } = gen;
+        source = { kind: 'generate', recipe, ...(rotate !== undefined ? { rotate } : {}) };
+      } else if (value === undefined) source = { kind: 'unmanaged' };
+      else if (typeof value === 'string') source = { kind: 'literal', value };
+      else if (typeof value.env === 'string') source = { kind: 'env', name: value.env };
+      else if (typeof value.file === 'string') source = { kind: 'file', path: resolve(dirname(d.file), value.file), as: value.file };
+      else source = { kind: 'ref', ref: value.ref as string };
+
+      const type = (f.type as FieldType | undefined) ?? (purpose === 'PASSWORD' || gen ? 'CONCEALED' : 'STRING');
+      const secretField = SECRET_TYPES.has(type) || purpose === 'PASSWORD';
+      const vpos = pos([...at, 'fields', fkey, 'value'], false);
+      if (source.kind === 'literal' && secretField && f.allowLiteral !== true) {
+        error(vpos, `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);
+      }
+      if (source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
+        error(pos([...at, 'fields', fkey, 'value', 'env'], false), `field "${fkey}": environment variable ${source.name} is not set (or is empty)`);
+      }
+      if (source.kind === 'file') {
+        let ok = false;
+        try {
+          ok = statSync(source.path).isFile();
+        } catch {
+          ok = false;
+        }
+        if (!ok) error(pos([...at, 'fields', fkey, 'value', 'file'], false), `field "${fkey}": file ${source.as} does not exist or is not a file`);
+      }
+      if (source.kind === 'ref' && !parseRef(source.ref)) {
+        error(pos([...at, 'fields', fkey, 'value', 'ref'], false), `field "${fkey}": reference must be op://<vault>/<item>/[<section>/]<field>`);
+      }
+      fields.push({
+        key: fkey,
+        label,
+        ...(section !== undefined ? { section } : {}),
+        type,
+        ...(purpose ? { purpose } : {}),
+        source,
+        sensitive: secretField || (source.kind !== 'literal' && source.kind !== 'unmanaged'),
+        pos: fpos,
+      });
+    }
+    manifest.items.push({
+      address: `${vault}/${key}`,
+      vault,
+      key,
+      title: (item.title as string | undefined) ?? key,
+      category: (item.category as ItemCategory | undefined) ?? 'LOGIN',
+      tags: (item.tags as string[] | undefined) ?? [],
+      urls: (item.urls as DesiredItem['urls'] | undefined) ?? [],
+      sections,
+      fields,
+      ignore: (item.ignore as string[] | undefined) ?? [],
+      protect: item.protect === true,
+      adopt: item.adopt === true,
+      pos: pos(at),
+    });
+  }
+}
+
+const where = (p: SourcePos) => `${p.file}:${p.line}:${p.col}`;
+
+function checkAcrossDocuments(manifest: Manifest, error: (pos: SourcePos, message: string) => void): void {
+  const byAddress = new Map<string, DesiredItem>();
+  const byTitle = new Map<string, DesiredItem>();
+  for (const item of manifest.items) {
+    const dup = byAddress.get(item.address);
+    if (dup) error(item.pos, `duplicate address ${item.address} (also at ${where(dup.pos)})`);
+    else byAddress.set(item.address, item);
+    const titleKey = `${item.vault}\u0000${item.title}`;
+    const same = byTitle.get(titleKey);
+    if (same && same !== dup) error(item.pos, `duplicate title "${item.title}" in vault ${item.vault} (also ${same.address} at ${where(same.pos)})`);
+    else byTitle.set(titleKey, item);
+  }
+  for (const item of manifest.items) {
+    for (const f of item.fields) {
+      if (f.source.kind !== 'ref') continue;
+      const ref = parseRef(f.source.ref);
+      if (!ref) continue;
+      const target = manifest.items.find((i) => i.vault === ref.vault && (i.title === ref.item || i.key === ref.item));
+      if (!target) continue; // not managed here: checked against Connect at plan time
+      const section = ref.section === undefined ? undefined : target.sections.find((s) => s.key === ref.section || s.label === ref.section);
+      const exists = target.fields.some((tf) => (tf.label === ref.field || tf.key === ref.field) && (ref.section === undefined || tf.section === section?.key));
+      if (!exists) error(f.pos, `field "${f.key}": reference ${f.source.ref} names no field of ${target.address}`);
+    }
+  }
+  for (const m of manifest.moved) {
+    if (!byAddress.has(m.to)) error(m.pos, `moved: ${m.to} is not declared in the manifests`);
+    if (byAddress.has(m.from)) error(m.pos, `moved: ${m.from} is still declared; a moved resource keeps only its new address`);
+  }
+}
