@@ -3,7 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { StalePlanError } from './apply/execute.js';
 import { applyCommand, refreshCommand, type ApplyFlags } from './commands/apply.js';
-import { ExitCode, parseDuration, parsePositiveInt, processIO, readPlanFile, type IO } from './commands/common.js';
+import { ExitCode, parseDuration, parsePositiveInt, processIO, type IO } from './commands/common.js';
+import { readPlanFile } from './plan/planFile.js';
 import { parseFormat, planCommand, showCommand, validateCommand, type PlanFlags } from './commands/plan.js';
 import { ConnectError } from './connect/errors.js';
 import { UserError } from './errors.js';
@@ -123,7 +124,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .argument('<planfile>')
     .option('--json', 'the JSON machine format')
     .option('--no-color', 'no colour')
-    .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file), Boolean(raw.json), io), raw.color));
+    .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file, io.env), Boolean(raw.json), io), raw.color));
 
   registerServerCommand(program);
   return program;

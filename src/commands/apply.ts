@@ -10,7 +10,8 @@ import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
 import { renderPlanText } from '../ui/text.js';
 import { runApplyTui } from '../ui/tui/index.js';
-import { checkBackend, isPlanFileArg, loadOrFail, readPlanFile, type IO } from './common.js';
+import { readPlanFile } from '../plan/planFile.js';
+import { checkBackend, isPlanFileArg, loadOrFail, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
 
 export interface ApplyFlags extends PlanFlags {
@@ -93,7 +94,7 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
 }
 
 export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
-  const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0]) : undefined;
+  const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0], io.env) : undefined;
   const manifest = planFile ? undefined : loadOrFail(paths, io);
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;

@@ -1,10 +1,9 @@
 // Pieces every command flow shares: where output goes, loading manifests or failing clearly, plan files.
 
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
 import type { Manifest } from '../manifest/types.js';
 import { UserError } from '../errors.js';
-import { PLAN_FORMAT_VERSION, type Plan } from '../plan/types.js';
 import type { StateFile } from '../state/types.js';
 import { githubAnnotations } from '../ui/github.js';
 
@@ -57,33 +56,6 @@ export function checkBackend(state: StateFile, statePath: string, backend: strin
       `state ${statePath} was written against ${state.connect}, not ${backend}; keep one state per Connect server (--state PATH)`,
     );
   }
-}
-
-/** Saved plans hold no secret values; they are still written 0600, atomically. */
-export function writePlanFile(path: string, plan: Plan): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
-export function readPlanFile(path: string): Plan {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`cannot read plan file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let plan: Plan;
-  try {
-    plan = JSON.parse(text) as Plan;
-  } catch {
-    throw new UserError(`${path} is not a saved opsync plan (not JSON)`);
-  }
-  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.changes)) throw new UserError(`${path} is not a saved opsync plan`);
-  if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
-    throw new UserError(`${path} is a plan of format ${String(plan.formatVersion)}; this opsync reads format ${PLAN_FORMAT_VERSION}`);
-  }
-  return plan;
 }
 
 /** A single argument that is a saved plan rather than a manifest. */

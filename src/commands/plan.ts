@@ -10,7 +10,8 @@ import { renderPlanJson } from '../ui/json.js';
 import { renderPlanMarkdown } from '../ui/markdown.js';
 import { renderPlanText } from '../ui/text.js';
 import { runPlanTui } from '../ui/tui/index.js';
-import { checkBackend, loadOrFail, writePlanFile, type IO } from './common.js';
+import { writePlanFile } from '../plan/planFile.js';
+import { checkBackend, loadOrFail, type IO } from './common.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];

@@ -60,7 +60,11 @@ interface ParsedDoc {
   doc: Document;
   lines: LineCounter;
   data: Obj;
+  /** Paths with schema problems: what is under them is not built. */
+  invalid: JsonPath[];
 }
+
+const under = (path: JsonPath, prefix: JsonPath) => prefix.every((seg, i) => String(path[i]) === String(seg));
 
 export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResult {
   const env = opts.env ?? process.env;
@@ -112,7 +116,10 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
       normalise(data);
       const problems = validateDocument(data);
       for (const p of problems) error(positionOf(doc, lines, file, p.path, p.atKey), p.message);
-      if (problems.length === 0) docs.push({ file, doc, lines, data });
+      // The valid parts of an invalid document are still checked, so every problem shows at once.
+      if (typeof data.vault === 'string' && (data.items === undefined || isObj(data.items))) {
+        docs.push({ file, doc, lines, data, invalid: problems.map((p) => p.path) });
+      }
     }
   }
 
@@ -127,14 +134,20 @@ function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: Source
   for (const m of (d.data.moved as { from: string; to: string }[] | undefined) ?? []) {
     manifest.moved.push({ from: m.from, to: m.to, pos: pos(['moved', manifest.moved.length], false) });
   }
+  const bad = (prefix: JsonPath) => d.invalid.some((p) => under(p, prefix));
+  if (d.invalid.some((p) => p.length === 0 || p[0] === 'vault' || p[0] === 'moved')) return;
   for (const [key, raw] of Object.entries((d.data.items as Obj | undefined) ?? {})) {
-    const item = raw as Obj;
+    if (!isObj(raw)) continue;
+    const item = raw;
     const at = ['items', key];
+    const itemValid = !bad(at);
     const sections = Object.entries((item.sections as Record<string, string> | undefined) ?? {}).map(([k, label]) => ({ key: k, label }));
     const fields: DesiredField[] = [];
     const labels = new Map<string, string>();
-    for (const [fkey, rawField] of Object.entries((item.fields as Obj | undefined) ?? {})) {
-      const f = rawField as Obj;
+    const fieldsOk = isObj(item.fields) && !d.invalid.some((p) => p.length <= 3 && under(at, p.slice(0, 2)) && p[2] === 'fields');
+    for (const [fkey, rawField] of Object.entries(fieldsOk ? (item.fields as Obj) : {})) {
+      if (!isObj(rawField) || bad([...at, 'fields', fkey])) continue;
+      const f = rawField;
       const fpos = pos([...at, 'fields', fkey]);
       const label = (f.label as string | undefined) ?? fkey;
       const section = f.section as string | undefined;
@@ -190,6 +203,7 @@ function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: Source
         pos: fpos,
       });
     }
+    if (!itemValid) continue;
     manifest.items.push({
       address: `${vault}/${key}`,
       vault,

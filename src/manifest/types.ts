@@ -18,7 +18,7 @@ export interface Diagnostic extends SourcePos {
 /** Where a field's value comes from. Serialisable; resolved to a value only when needed. */
 export type ValueSource =
   /** Written in the manifest. Refused for secret fields unless the field says `allowLiteral: true`. */
-  | { kind: 'literal'; value: string }
+  | { kind: 'literal'; value: string; /** In a saved plan: a secret literal left out, read again at apply. */ redacted?: true }
   | { kind: 'env'; name: string }
   /** path: absolute; as: what the manifest wrote (for messages) */
   | { kind: 'file'; path: string; as: string }

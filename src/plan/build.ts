@@ -1,6 +1,7 @@
 // Building a Plan: refresh live state (one item list per vault; a GET only where the fast path cannot tell),
 // resolve desired values, diff, and decide one action per resource. Prints nothing.
 
+import { relative } from 'node:path';
 import type { ConnectClient } from '../connect/client.js';
 import type { FullItem, ItemSummary, Vault } from '../connect/types.js';
 import type { DesiredItem, Manifest } from '../manifest/types.js';
@@ -258,7 +259,8 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     createdAt: new Date().toISOString(),
     connectHost: ctx.connectHost,
     state: { lineage: req.state.lineage, serial: req.state.serial },
-    manifests: req.manifest.files,
+    // Relative, so a plan saved in one checkout applies in another.
+    manifests: req.manifest.files.map((f) => relative(process.cwd(), f) || f),
     targets,
     rotate,
     mode,

@@ -89,17 +89,20 @@ export function registerServerCommand(program: Command): void {
     .description('Manage bearer tokens')
     .command('create')
     .description('Create a bearer token and print it on stdout (and nothing else there)')
-    .addOption(new Option('--data <dir>', 'data directory of the server').default(DEFAULT_DATA_DIR))
+    .option('--data <dir>', `data directory of the server (default: "${DEFAULT_DATA_DIR}")`)
     .option('--name <name>', 'a name for the token', 'opsync')
     .option('--vault <vault>', 'limit the token to this vault: NAME[:read|:write|:read,write] (repeatable; none = every vault, read and write)', collect, [])
-    .action((o: { data: string; name: string; vault: string[] }) => {
+    .action((_o: unknown, cmd: Command) => {
+      // `--data` may be taken by `opsync server` itself (commander lets a parent's options appear after
+      // the subcommand), so read it with the parents' values.
+      const o = cmd.optsWithGlobals<{ data?: string; name: string; vault: string[] }>();
       let grants: GrantSpec[];
       try {
         grants = o.vault.map(parseVaultGrant);
       } catch (err) {
         fail((err as Error).message);
       }
-      const { store } = openStore({ dataDir: o.data });
+      const { store } = openStore({ dataDir: o.data ?? DEFAULT_DATA_DIR });
       let token: string;
       try {
         token = issueToken(store, { name: o.name, vaults: grants });

@@ -63,7 +63,7 @@ it('converges after kill -9 at any moment, creating nothing twice', async () => 
 
   const r = await runCli(['apply', 'm.yaml', '--auto-approve'], { cwd: dir, env: { OP_CONNECT_HOST: proxy.url, OP_CONNECT_TOKEN: srv.token } });
   expect(r.code, r.stdout + r.stderr).toBe(0);
-  const again = await runCli(['plan', 'm.yaml', '--detailed-exitcode'], { cwd: dir, env: { OP_CONNECT_HOST: srv.url, OP_CONNECT_TOKEN: srv.token } });
+  const again = await runCli(['plan', 'm.yaml', '--detailed-exitcode'], { cwd: dir, env: { OP_CONNECT_HOST: proxy.url, OP_CONNECT_TOKEN: srv.token } });
   expect(again.code, again.stdout + again.stderr).toBe(0);
 
   const client = new ConnectClient({ host: srv.url, token: srv.token });
