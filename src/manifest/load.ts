@@ -60,6 +60,7 @@ interface ParsedDoc {
   doc: Document;
   lines: LineCounter;
   data: Obj;
+  cwd: string;
   /** Paths with schema problems: what is under them is not built. */
   invalid: JsonPath[];
 }
@@ -89,12 +90,14 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
   }
 
   const docs: ParsedDoc[] = [];
-  for (const file of [...new Set(files)]) {
-    manifest.files.push(file);
+  for (const absolute of [...new Set(files)]) {
+    manifest.files.push(absolute);
+    // Positions name the file as the user would: relative to the working folder.
+    const file = relative(cwd, absolute) || absolute;
     const lines = new LineCounter();
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileSync(absolute, 'utf8');
     } catch (err) {
       error({ file, line: 1, col: 1 }, `cannot read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       continue;
@@ -118,7 +121,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
       for (const p of problems) error(positionOf(doc, lines, file, p.path, p.atKey), p.message);
       // The valid parts of an invalid document are still checked, so every problem shows at once.
       if (typeof data.vault === 'string' && (data.items === undefined || isObj(data.items))) {
-        docs.push({ file, doc, lines, data, invalid: problems.map((p) => p.path) });
+        docs.push({ file, cwd, doc, lines, data, invalid: problems.map((p) => p.path) });
       }
     }
   }
@@ -168,7 +171,7 @@ function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: Source
       } else if (value === undefined) source = { kind: 'unmanaged' };
       else if (typeof value === 'string') source = { kind: 'literal', value };
       else if (typeof value.env === 'string') source = { kind: 'env', name: value.env };
-      else if (typeof value.file === 'string') source = { kind: 'file', path: resolve(dirname(d.file), value.file), as: value.file };
+      else if (typeof value.file === 'string') source = { kind: 'file', path: resolve(d.cwd, dirname(d.file), value.file), as: value.file };
       else source = { kind: 'ref', ref: value.ref as string };
 
       const type = (f.type as FieldType | undefined) ?? (purpose === 'PASSWORD' || gen ? 'CONCEALED' : 'STRING');

@@ -1,0 +1,167 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, loadManifests } from '../../src/manifest/load.js';
+import { parseRef, resolveLocalValue, ValueError } from '../../src/manifest/values.js';
+
+const SECRET = 'Zq9-manifest-secret-never-shown';
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'opsync-manifest-'));
+  for (const [p, t] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), t);
+  }
+  return dir;
+}
+
+function load(files: Record<string, string>, paths = ['.'], env: NodeJS.ProcessEnv = {}) {
+  const dir = project(files);
+  const r = loadManifests(paths, { cwd: dir, env });
+  return { ...r, dir, lines: r.diagnostics.map((d) => formatDiagnostic(d, dir)) };
+}
+
+describe('loadManifests', () => {
+  it('builds desired items with defaults, shorthands and every value source', () => {
+    const { manifest, diagnostics } = load(
+      {
+        'cert.pem': 'CERT',
+        'm.yaml': `vault: Production
+items:
+  db:
+    sections: { conn: Connection }
+    urls: [https://db.example.com]
+    fields:
+      port: 5432
+      host: { section: conn, value: db.example.com }
+      password: { purpose: PASSWORD, value: { env: DB_PW } }
+      cert: { type: CONCEALED, value: { file: cert.pem } }
+      copy: { type: CONCEALED, value: { ref: "op://Other/Item/sec/field" } }
+      gen: { generate: true }
+      gen2: { generate: { length: 20, rotate: "r1" } }
+      legacy: { type: CONCEALED }
+`,
+      },
+      ['m.yaml'],
+      { DB_PW: SECRET },
+    );
+    expect(diagnostics).toEqual([]);
+    const [item] = manifest.items;
+    expect(item).toMatchObject({ address: 'Production/db', title: 'db', category: 'LOGIN', urls: [{ href: 'https://db.example.com' }] });
+    const f = Object.fromEntries(item.fields.map((x) => [x.key, x]));
+    expect(f.port).toMatchObject({ type: 'STRING', source: { kind: 'literal', value: '5432' }, sensitive: false });
+    expect(f.host).toMatchObject({ section: 'conn', sensitive: false });
+    expect(f.password).toMatchObject({ type: 'CONCEALED', source: { kind: 'env', name: 'DB_PW' }, sensitive: true });
+    expect(f.cert.source).toMatchObject({ kind: 'file', as: 'cert.pem' });
+    expect(f.copy.source).toEqual({ kind: 'ref', ref: 'op://Other/Item/sec/field' });
+    expect(f.gen).toMatchObject({ type: 'CONCEALED', source: { kind: 'generate', recipe: {} } });
+    expect(f.gen2.source).toEqual({ kind: 'generate', recipe: { length: 20 }, rotate: 'r1' });
+    expect(f.legacy.source).toEqual({ kind: 'unmanaged' });
+    expect(f.port.pos).toMatchObject({ line: 7, col: 7 });
+  });
+
+  it('reads folders and multi-documents, with positions after ---', () => {
+    const { manifest, lines } = load({
+      'a/one.yaml': 'vault: A\nitems:\n  x: { fields: { u: v } }\n---\nvault: B\nitems:\n  y:\n    category: NOPE\n',
+      'b/two.yml': 'vault: C\nitems: {}\n',
+      'b/.hidden.yaml': 'not: a manifest\n',
+    });
+    expect(manifest.items.map((i) => i.address)).toEqual(['A/x']);
+    expect(manifest.files).toHaveLength(2);
+    expect(lines).toEqual([expect.stringMatching(/^a\/one\.yaml:8:15: error: items\.y\.category must be one of LOGIN, /)]);
+  });
+
+  it('reports every problem at once, each where it is', () => {
+    const { lines } = load(
+      {
+        'm.yaml': `vault: P
+items:
+  a:
+    title: Same
+    bogus: 1
+    fields:
+      pw: { type: CONCEALED, value: hunter2 }
+      e: { type: CONCEALED, value: { env: MISSING_VAR } }
+      f: { type: CONCEALED, value: { file: nope.pem } }
+      s: { section: undeclared, value: x }
+      both: { value: x, generate: true }
+  b:
+    title: Same
+    ignore: [nonsense]
+    fields:
+      r: { value: { ref: "op://P/Same/nope" } }
+      bad: { value: { ref: "op://too-short" } }
+  c: { title: C }
+moved:
+  - { from: P/old, to: P/missing }
+`,
+        'dup.yaml': 'vault: P\nitems:\n  c: { title: Other }\n',
+      },
+      ['m.yaml', 'dup.yaml'],
+    );
+    expect(lines).toEqual([
+      'm.yaml:5:5: error: items.a.bogus: unknown property',
+      'm.yaml:11:7: error: items.a.fields.both: a field takes either value or generate, not both',
+      'm.yaml:14:13: error: items.b.ignore.0 must be one of title, category, tags, urls, sections, fields, fields.<key>',
+      expect.stringMatching(/^m\.yaml:7:37: error: field "pw" is secret \(CONCEALED\): a literal value would put it in git/),
+      'm.yaml:8:43: error: field "e": environment variable MISSING_VAR is not set (or is empty)',
+      'm.yaml:9:44: error: field "f": file nope.pem does not exist or is not a file',
+      'm.yaml:10:21: error: field "s": section "undeclared" is not declared in sections',
+      'm.yaml:17:28: error: field "bad": reference must be op://<vault>/<item>/[<section>/]<field>',
+      'dup.yaml:3:3: error: duplicate address P/c (also at m.yaml:18:3)',
+      'm.yaml:20:5: error: moved: P/missing is not declared in the manifests',
+    ]);
+  });
+
+  it('catches duplicate titles and dangling references to managed items', () => {
+    const { lines } = load({
+      'm.yaml': `vault: P
+items:
+  a: { title: Same, fields: { pw: { type: CONCEALED, generate: true } } }
+  b: { title: Same }
+  c: { fields: { r: { type: CONCEALED, value: { ref: "op://P/Same/nope" } } } }
+`,
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(/^m\.yaml:4:3: error: duplicate title "Same" in vault P/),
+      expect.stringMatching(/^m\.yaml:5:18: error: field "r": reference op:\/\/P\/Same\/nope names no field of P\/a/),
+    ]);
+  });
+
+  it('reports YAML syntax errors and missing paths', () => {
+    const { lines } = load({ 'm.yaml': 'vault: P\nitems: [unclosed\n' }, ['m.yaml', 'absent']);
+    expect(lines[0]).toBe('absent:1:1: error: no such file or folder');
+    expect(lines[1]).toMatch(/^m\.yaml:\d+:\d+: error: YAML: /);
+  });
+
+  it('never puts a value from the environment or a file into a diagnostic', () => {
+    const { diagnostics } = load(
+      {
+        'secret.txt': SECRET,
+        'm.yaml': `vault: P\nitems:\n  a:\n    category: NOPE\n    fields:\n      x: { type: CONCEALED, value: { file: secret.txt } }\n      y: { type: CONCEALED, value: { env: SET } }\n`,
+      },
+      ['m.yaml'],
+      { SET: SECRET },
+    );
+    expect(diagnostics.length).toBeGreaterThan(0);
+    expect(JSON.stringify(diagnostics)).not.toContain(SECRET);
+  });
+});
+
+describe('values', () => {
+  it('resolves literal, env and file sources, and names only the source when it fails', () => {
+    expect(resolveLocalValue({ kind: 'literal', value: 'v' }, {})).toBe('v');
+    expect(resolveLocalValue({ kind: 'env', name: 'X' }, { X: SECRET })).toBe(SECRET);
+    expect(resolveLocalValue({ kind: 'generate', recipe: {} }, {})).toBeUndefined();
+    expect(() => resolveLocalValue({ kind: 'env', name: 'X' }, {})).toThrow(ValueError);
+    expect(() => resolveLocalValue({ kind: 'file', path: '/nonexistent/x', as: 'x' }, {})).toThrow(/cannot read file x: ENOENT/);
+  });
+
+  it('parses op:// references', () => {
+    expect(parseRef('op://V/I/f')).toEqual({ vault: 'V', item: 'I', field: 'f' });
+    expect(parseRef('op://V/I/s/f')).toEqual({ vault: 'V', item: 'I', section: 's', field: 'f' });
+    expect(parseRef('op://V/I')).toBeUndefined();
+    expect(parseRef('https://V/I/f')).toBeUndefined();
+  });
+});
