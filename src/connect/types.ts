@@ -148,9 +148,11 @@ export interface ApiRequest {
   action: string;
   result: 'SUCCESS' | 'DENY';
   actor: {
-    id: string;
+    /** The token's id; absent for a request without a valid token. */
+    id?: string;
     account: string;
-    jti: string;
+    /** Absent for a request without a valid token. */
+    jti?: string;
     userAgent: string;
     requestIp: string;
   };

@@ -154,9 +154,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       action: req.method ?? '',
       result: status === 401 || status === 403 ? 'DENY' : 'SUCCESS',
       actor: {
-        id: token?.id ?? '',
+        // A request without a valid token has no actor id (the spec's id is an id, never "").
+        ...(token ? { id: token.id, jti: token.jti } : {}),
         account: 'opsync',
-        jti: token?.jti ?? '',
         userAgent: String(req.headers['user-agent'] ?? ''),
         requestIp: req.socket.remoteAddress ?? '',
       },

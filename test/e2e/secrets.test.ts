@@ -55,7 +55,7 @@ afterAll(async () => {
   await srv.close();
 });
 
-it('never prints, saves or records a secret value', async () => {
+it('never prints, saves or records a secret value', { timeout: 180_000 }, async () => {
   const outputs: CliResult[] = [];
   const summary = join(dir, 'step-summary.md');
   writeFileSync(summary, '');

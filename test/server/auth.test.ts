@@ -129,7 +129,7 @@ describe('activity', () => {
     const r = await admin('GET', '/v1/activity?limit=3');
     expect(r.status).toBe(200);
     const [anon, del, get] = r.body;
-    expect(anon).toMatchObject({ action: 'GET', result: 'DENY', actor: { id: '', userAgent: 'activity-anon' }, resource: { type: 'VAULT' } });
+    expect(anon).toMatchObject({ action: 'GET', result: 'DENY', actor: { userAgent: 'activity-anon' }, resource: { type: 'VAULT' } });
     expect(del).toMatchObject({ action: 'DELETE', result: 'DENY', resource: { type: 'ITEM', vault: { id: dev }, item: { id: devItem } } });
     expect(get).toMatchObject({
       action: 'GET',
