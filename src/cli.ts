@@ -109,7 +109,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
 
   withApply(withConnection(program.command('destroy')))
     .description('delete every managed item (protected ones refuse), then forget them')
-    .argument('[paths...]', 'manifest files or folders (for protect flags)')
+    .argument('[paths...]', 'manifest files or folders (optional: the state lists what is managed)')
     .addOption(new Option('--format <format>', 'text, json or markdown'))
     .action((paths: string[], raw: RawFlags) => run((io) => applyCommand(paths, applyFlags(raw), io, 'destroy'), raw.color));
 

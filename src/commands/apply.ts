@@ -95,7 +95,8 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
 
 export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
   const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0], io.env) : undefined;
-  const manifest = planFile ? undefined : loadOrFail(paths, io);
+  // destroy needs no manifests: the state knows every managed item, and whether it is protected.
+  const manifest = planFile ? undefined : mode === 'destroy' && paths.length === 0 ? { files: [], items: [], moved: [] } : loadOrFail(paths, io);
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;
     if (planFile) {
