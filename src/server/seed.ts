@@ -9,7 +9,7 @@ import { HttpError } from './http.js';
 import { newId } from './ids.js';
 import { buildItem } from './items.js';
 import type { Store } from './store.js';
-import { describeAjvError } from './validate.js';
+import { addFormats, describeAjvError } from './validate.js';
 
 export class SeedError extends Error {
   constructor(message: string) {
@@ -96,6 +96,7 @@ let validate: ReturnType<Ajv2020['compile']> | undefined;
 function validator() {
   if (!validate) {
     const ajv = new Ajv2020({ allErrors: false, strict: false });
+    addFormats(ajv); // date-time and friends: known formats, not ignored with a warning on stderr
     ajv.addSchema(JSON.parse(readFileSync(CONNECT_SCHEMA_URL, 'utf8')) as object);
     validate = ajv.compile(SEED_SCHEMA);
   }

@@ -8,7 +8,7 @@ import { HttpError } from './http.js';
 const SCHEMA_URL = new URL('../../schemas/connect-api.schema.json', import.meta.url);
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object on some setups.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+export const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
 
 let validators: Record<string, ValidateFunction> | undefined;
 
