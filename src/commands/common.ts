@@ -1,6 +1,7 @@
 // Pieces every command flow shares: where output goes, loading manifests or failing clearly, plan files.
 
 import { readFileSync } from 'node:fs';
+import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
 import type { Manifest } from '../manifest/types.js';
 import { UserError } from '../errors.js';
@@ -11,14 +12,15 @@ export interface IO {
   out(text: string): void;
   err(text: string): void;
   env: NodeJS.ProcessEnv;
-  /** stdin and stdout are a terminal: Ink interfaces and prompts are allowed. */
+  /** stdin and stdout are a terminal, outside CI: Ink interfaces and prompts are allowed. */
   interactive: boolean;
   color: boolean;
 }
 
 export function processIO(noColor: boolean): IO {
   const env = process.env;
-  const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY);
+  // Ink draws only its last frame under CI (it reads the same is-in-ci), so a terminal there gets text.
+  const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !isInCi;
   return {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),

@@ -1,5 +1,13 @@
-import { render, cleanup } from 'ink-testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+
+// Ink renders nothing but the last frame when it believes it runs in CI (is-in-ci reads CI when
+// Ink is first imported). These tests are about the interactive frames, so they run as on a desk.
+vi.hoisted(() => {
+  process.env.CI = 'false';
+  process.env.CONTINUOUS_INTEGRATION = 'false';
+});
+
+import { render, cleanup } from 'ink-testing-library';
 import type { ApplyEvent, ApplyResult } from '../../src/apply/types.js';
 import type { Plan } from '../../src/plan/types.js';
 import { ApplyView, PlanView, type ApplyOutcome } from '../../src/ui/tui/index.js';
