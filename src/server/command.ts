@@ -77,8 +77,13 @@ export function registerServerCommand(program: Command): void {
         fail(e.message);
       }
       process.stderr.write(`opsync server listening on ${handle.url}\n`);
-      if (o.memory) process.stderr.write('opsync server: in-memory store; a full-access token is available through `localToken()` only\n');
-      else process.stderr.write(`opsync server: data in ${resolve(o.data)}; full-access token in ${join(resolve(o.data), TOKEN_FILE)}\n`);
+      if (o.memory) {
+        // Nothing may be written to disk, so the one full-access token goes to stdout (and only there).
+        process.stderr.write('opsync server: in-memory store; its full-access token is printed on stdout\n');
+        process.stdout.write(`${handle.localToken()}\n`);
+      } else {
+        process.stderr.write(`opsync server: data in ${resolve(o.data)}; full-access token in ${join(resolve(o.data), TOKEN_FILE)}\n`);
+      }
       const sig = await waitForSignal();
       process.stderr.write(`opsync server: ${sig} received, finishing requests and closing the store\n`);
       await handle.close();

@@ -1,7 +1,7 @@
 // opsync server: a persistent Connect-compatible server. startServer() opens the store, seeds it, makes sure
 // a token exists, and serves the API over node:http until close() (in-flight requests finish, db closed).
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -55,7 +55,12 @@ export function openStore(opts: { dataDir?: string; memory?: boolean }): { store
   if (opts.memory) return { store: new Store(':memory:') };
   const dir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return { store: new Store(join(dir, DB_FILE)), dir };
+  // The store holds secret values: its owner alone may read it. SQLite gives its -wal and -shm files
+  // the main file's permissions, so creating that one 0600 covers all three.
+  const file = join(dir, DB_FILE);
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+  return { store: new Store(file), dir };
 }
 
 /** Writes a token file readable by its owner only, atomically. */
