@@ -13,6 +13,8 @@ export interface ConnectionFlags {
   connectToken?: string;
   local?: boolean;
   parallelism?: number;
+  /** The embedded server's data folder (default .opsync/server). */
+  localDir?: string;
 }
 
 export interface Connection {
@@ -30,7 +32,7 @@ export async function openConnection(flags: ConnectionFlags, env: NodeJS.Process
   let token: string;
   let backend: string;
   if (flags.local) {
-    server = await startServer({ host: '127.0.0.1', port: 0, dataDir: LOCAL_SERVER_DIR, quiet: true });
+    server = await startServer({ host: '127.0.0.1', port: 0, dataDir: flags.localDir ?? LOCAL_SERVER_DIR, quiet: true });
     host = server.url;
     token = server.localToken();
     backend = 'local';

@@ -4,6 +4,7 @@ import { applyPlan, checkPlanFresh } from '../apply/execute.js';
 import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { UserError } from '../errors.js';
 import { makePlan } from '../plan/build.js';
+import { checkSafety } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
@@ -16,6 +17,8 @@ import { planExitCode, showPlan, type PlanFlags } from './plan.js';
 
 export interface ApplyFlags extends PlanFlags {
   autoApprove?: boolean;
+  /** Apply even over the safety limits. */
+  force?: boolean;
   parallelism: number;
   lockTimeoutMs: number;
 }
@@ -96,7 +99,11 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
 export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
   const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0], io.env) : undefined;
   // destroy needs no manifests: the state knows every managed item, and whether it is protected.
-  const manifest = planFile ? undefined : mode === 'destroy' && paths.length === 0 ? { files: [], items: [], moved: [] } : loadOrFail(paths, io);
+  const manifest = planFile
+    ? undefined
+    : mode === 'destroy' && paths.length === 0
+      ? { files: [], items: [], moved: [] }
+      : loadOrFail(paths, io, flags.vaultDefaults);
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;
     if (planFile) {
@@ -111,13 +118,20 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
         { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, mode },
       );
     }
+    const violations = checkSafety(plan, Object.keys(store.state.resources).length, flags.safety);
+    if (violations.length > 0 && !flags.force) {
+      throw new UserError(
+        `refusing to apply: ${violations.map((v) => v.message).join('; and ')}. Nothing was changed: review the plan (\`opsync plan\`), then pass --force to apply it anyway`,
+      );
+    }
+    for (const v of violations) io.err(`warning: ${v.message}; applying anyway (--force)\n`);
     return approveAndRun(plan, executor(plan, store, conn, flags, io), flags, io);
   });
 }
 
 /** Bring state versions up to date where live still matches the manifests; report drift, hide none. */
 export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
-  const manifest = loadOrFail(paths, io);
+  const manifest = loadOrFail(paths, io, flags.vaultDefaults);
   return withStateAndConnection(flags, io, 'opsync refresh', async (store, conn) => {
     const plan = await makePlan(
       { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },

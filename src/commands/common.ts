@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
-import type { Manifest } from '../manifest/types.js';
+import type { Manifest, VaultDefaults } from '../manifest/types.js';
 import { UserError } from '../errors.js';
 import type { StateFile } from '../state/types.js';
 import { githubAnnotations } from '../ui/github.js';
@@ -38,13 +38,15 @@ export class ExitCode extends Error {
 }
 
 export function requirePaths(paths: string[]): string[] {
-  if (paths.length === 0) throw new UserError('no manifest paths given: pass files or folders (e.g. `opsync plan examples/quickstart`)');
+  if (paths.length === 0) {
+    throw new UserError('no manifest paths given: pass files or folders (e.g. `opsync plan examples/quickstart`), or list them under `manifests:` in opsync.yaml');
+  }
   return paths;
 }
 
 /** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
-export function loadOrFail(paths: string[], io: IO): Manifest {
-  const { manifest, diagnostics } = loadManifests(requirePaths(paths), { env: io.env });
+export function loadOrFail(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkEnv = true): Manifest {
+  const { manifest, diagnostics } = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv });
   for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   // On stderr, so that `--format json > plan.json` stays clean; the runner reads workflow commands there too.
   if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.err(githubAnnotations(diagnostics));
@@ -78,10 +80,4 @@ export function parseDuration(text: string, flag: string): number {
   if (!m) throw new UserError(`${flag}: "${text}" is not a duration (e.g. 30s, 2m, 500ms)`);
   const n = Number(m[1]);
   return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
-}
-
-export function parsePositiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`${flag}: "${text}" must be a whole number from 1 to 256`);
-  return n;
 }

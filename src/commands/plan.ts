@@ -1,7 +1,9 @@
 // `opsync validate`, `opsync plan`, `opsync show`: read-only flows.
 
 import { UserError } from '../errors.js';
+import type { VaultDefaults } from '../manifest/types.js';
 import { makePlan } from '../plan/build.js';
+import { checkSafety, type SafetyLimits } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { readState } from '../state/file.js';
@@ -18,6 +20,9 @@ export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
 
 export interface PlanFlags extends ConnectionFlags {
   state: string;
+  /** Safety limits; a plan over them gets a warning (apply refuses it). */
+  safety: SafetyLimits;
+  vaultDefaults?: Record<string, VaultDefaults>;
   out?: string;
   format?: PlanFormat;
   detailedExitcode?: boolean;
@@ -25,8 +30,8 @@ export interface PlanFlags extends ConnectionFlags {
   rotate: string[];
 }
 
-export function validateCommand(paths: string[], io: IO): number {
-  const manifest = loadOrFail(paths, io);
+export function validateCommand(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}): number {
+  const manifest = loadOrFail(paths, io, vaultDefaults);
   io.err(`${manifest.items.length} item(s) in ${manifest.files.length} file(s): valid.\n`);
   return 0;
 }
@@ -62,7 +67,7 @@ export function planExitCode(plan: Plan, detailed: boolean | undefined): number 
 }
 
 export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
-  const manifest = loadOrFail(paths, io);
+  const manifest = loadOrFail(paths, io, flags.vaultDefaults);
   const state = readState(flags.state);
   const conn = await openConnection(flags, io.env);
   try {
@@ -71,6 +76,9 @@ export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mod
       { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
       { manifest, state, targets: flags.target, rotate: flags.rotate, mode },
     );
+    for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
+      plan.diagnostics.push({ severity: 'warning', message: `${v.message}: apply will refuse this plan without --force` });
+    }
     if (flags.out) writePlanFile(flags.out, plan);
     await showPlan(plan, flags.format, io);
     if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);

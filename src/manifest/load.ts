@@ -7,12 +7,16 @@ import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { FieldType, GeneratorRecipe, ItemCategory } from '../connect/types.js';
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
-import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource } from './types.js';
+import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
 import { parseRef } from './values.js';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Check that {env: NAME} variables are set (default true; import needs no values). */
+  checkEnv?: boolean;
+  /** opsync.yaml's `vaults:` defaults, by the vault as manifests write it. */
+  vaultDefaults?: Record<string, VaultDefaults>;
 }
 
 export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
@@ -126,12 +130,19 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
     }
   }
 
-  for (const d of docs) buildDocument(d, env, error, manifest);
+  for (const d of docs) buildDocument(d, opts.checkEnv === false ? undefined : env, error, manifest, opts.vaultDefaults?.[d.data.vault as string] ?? {});
   checkAcrossDocuments(manifest, error);
   return { manifest, diagnostics };
 }
 
-function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: SourcePos, message: string) => void, manifest: Manifest): void {
+function buildDocument(
+  d: ParsedDoc,
+  /** Undefined: environment variables are not checked. */
+  env: NodeJS.ProcessEnv | undefined,
+  error: (pos: SourcePos, message: string) => void,
+  manifest: Manifest,
+  defaults: VaultDefaults,
+): void {
   const pos = (path: JsonPath, atKey = true) => positionOf(d.doc, d.lines, d.file, path, atKey);
   const vault = d.data.vault as string;
   for (const m of (d.data.moved as { from: string; to: string }[] | undefined) ?? []) {
@@ -180,7 +191,7 @@ function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: Source
       if (source.kind === 'literal' && secretField && f.allowLiteral !== true) {
         error(vpos, `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);
       }
-      if (source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
+      if (env && source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
         error(pos([...at, 'fields', fkey, 'value', 'env'], false), `field "${fkey}": environment variable ${source.name} is not set (or is empty)`);
       }
       if (source.kind === 'file') {
@@ -212,13 +223,13 @@ function buildDocument(d: ParsedDoc, env: NodeJS.ProcessEnv, error: (pos: Source
       vault,
       key,
       title: (item.title as string | undefined) ?? key,
-      category: (item.category as ItemCategory | undefined) ?? 'LOGIN',
-      tags: (item.tags as string[] | undefined) ?? [],
+      category: (item.category as ItemCategory | undefined) ?? defaults.category ?? 'LOGIN',
+      tags: (item.tags as string[] | undefined) ?? defaults.tags ?? [],
       urls: (item.urls as DesiredItem['urls'] | undefined) ?? [],
       sections,
       fields,
       ignore: (item.ignore as string[] | undefined) ?? [],
-      protect: item.protect === true,
+      protect: (item.protect as boolean | undefined) ?? defaults.protect ?? false,
       adopt: item.adopt === true,
       pos: pos(at),
     });

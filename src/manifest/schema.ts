@@ -1,4 +1,5 @@
-// Manifest documents against schemas/manifest.schema.json (ajv), with errors a person reads.
+// Documents against the schemas in schemas/ (ajv): manifests, and opsync.yaml through the same
+// machinery, with errors a person reads.
 
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -7,16 +8,26 @@ import type { JsonPath } from './positions.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-let validator: ValidateFunction | undefined;
+export type SchemaName = 'manifest' | 'config';
 
-function compile(): ValidateFunction {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as object;
-    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
-    addFormats(ajv);
-    validator = ajv.compile(schema);
+let ajv: Ajv | undefined;
+const validators = new Map<SchemaName, ValidateFunction>();
+
+const readSchema = (name: SchemaName) => JSON.parse(readFileSync(new URL(`../../schemas/${name}.schema.json`, import.meta.url), 'utf8')) as object;
+
+function compile(name: SchemaName): ValidateFunction {
+  let v = validators.get(name);
+  if (!v) {
+    if (!ajv) {
+      ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+      addFormats(ajv);
+      // config.schema.json refers to the manifest's definitions (categories, tags).
+      ajv.addSchema(readSchema('manifest'));
+    }
+    v = name === 'manifest' ? ajv.getSchema('https://github.com/opsync/opsync/schemas/manifest.schema.json')! : ajv.compile(readSchema(name));
+    validators.set(name, v);
   }
-  return validator;
+  return v;
 }
 
 export interface SchemaProblem {
@@ -74,8 +85,8 @@ function patternMessage(path: JsonPath): string {
 }
 
 /** Every problem of one document, in document order. */
-export function validateDocument(doc: unknown): SchemaProblem[] {
-  const validate = compile();
+export function validateDocument(doc: unknown, schema: SchemaName = 'manifest'): SchemaProblem[] {
+  const validate = compile(schema);
   if (validate(doc)) return [];
   const seen = new Set<string>();
   const out: SchemaProblem[] = [];

@@ -70,6 +70,13 @@ export interface DesiredItem {
   pos: SourcePos;
 }
 
+/** Per-vault defaults from opsync.yaml, used where an item says nothing. */
+export interface VaultDefaults {
+  category?: ItemCategory;
+  tags?: string[];
+  protect?: boolean;
+}
+
 export interface MovedBlock {
   from: string;
   to: string;

@@ -1,0 +1,107 @@
+// opsync.yaml: optional project settings, validated with ajv like manifests. Paths in it are made absolute
+// against the file's folder. It never holds the Connect token: a `token` key is refused.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { UserError } from '../errors.js';
+import { positionOf } from '../manifest/positions.js';
+import { validateDocument } from '../manifest/schema.js';
+import type { SafetyLimits } from '../plan/safety.js';
+import type { VaultDefaults } from '../manifest/types.js';
+
+export const CONFIG_FILE = 'opsync.yaml';
+
+export interface ProjectConfig {
+  /** Absolute path of the file read. */
+  file: string;
+  /** Its folder: the project root. */
+  root: string;
+  /** "local" or a URL. */
+  host?: string;
+  /** Absolute. */
+  state?: string;
+  /** Absolute. */
+  manifests?: string[];
+  parallelism?: number;
+  safety?: Partial<SafetyLimits>;
+  vaults?: Record<string, VaultDefaults>;
+}
+
+/** Every problem of opsync.yaml, one per line, as file:line:col: message. */
+export class ConfigError extends UserError {}
+
+const TOKEN_MESSAGE = 'the Connect token must not be in opsync.yaml (it is committed with the project); set OP_CONNECT_TOKEN or pass --connect-token';
+
+/** `token` keys at the top or under connect, wherever they are. */
+function tokenKeys(doc: Document): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  const keyOf = (p: unknown) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : undefined);
+  if (!isMap(doc.contents)) return out;
+  for (const p of doc.contents.items) {
+    const k = keyOf(p);
+    if (k === 'token') out.push(['token']);
+    if (k === 'connect' && isPair(p) && isMap(p.value)) {
+      for (const q of p.value.items) if (keyOf(q) === 'token') out.push(['connect', 'token']);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads `explicit` (must exist), or opsync.yaml in `cwd` when there is one. Undefined when there is none.
+ * Throws ConfigError naming every problem.
+ */
+export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): ProjectConfig | undefined {
+  const cwd = opts.cwd ?? process.cwd();
+  const file = resolve(cwd, opts.explicit ?? CONFIG_FILE);
+  if (!existsSync(file)) {
+    if (opts.explicit) throw new UserError(`config file ${opts.explicit} does not exist`);
+    return undefined;
+  }
+  const shown = relative(cwd, file) || file;
+  const text = readFileSync(file, 'utf8');
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const problems: string[] = [];
+  const at = (path: (string | number)[], atKey = true) => {
+    const p = positionOf(doc, lines, shown, path, atKey);
+    return `${p.file}:${p.line}:${p.col}`;
+  };
+  for (const e of doc.errors) {
+    const { line, col } = lines.linePos(e.pos[0]);
+    problems.push(`${shown}:${line}:${col}: error: YAML: ${e.message.split('\n')[0]}`);
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  const data: unknown = doc.toJS() ?? {};
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError(`${shown}:1:1: error: opsync.yaml is a mapping (connect, state, manifests, parallelism, safety, vaults)`);
+  }
+  const tokens = tokenKeys(doc);
+  for (const path of tokens) problems.push(`${at(path)}: error: ${TOKEN_MESSAGE}`);
+  for (const p of validateDocument(data, 'config')) {
+    if (tokens.some((t) => t.join('.') === p.path.join('.'))) continue;
+    problems.push(`${at(p.path, p.atKey)}: error: ${p.message}`);
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+
+  const raw = data as {
+    connect?: { host?: string };
+    state?: string;
+    manifests?: string[];
+    parallelism?: number;
+    safety?: Partial<SafetyLimits>;
+    vaults?: Record<string, VaultDefaults>;
+  };
+  const root = dirname(file);
+  return {
+    file,
+    root,
+    ...(raw.connect?.host !== undefined ? { host: raw.connect.host } : {}),
+    ...(raw.state !== undefined ? { state: resolve(root, raw.state) } : {}),
+    ...(raw.manifests !== undefined ? { manifests: raw.manifests.map((m) => resolve(root, m)) } : {}),
+    ...(raw.parallelism !== undefined ? { parallelism: raw.parallelism } : {}),
+    ...(raw.safety !== undefined ? { safety: raw.safety } : {}),
+    ...(raw.vaults !== undefined ? { vaults: raw.vaults } : {}),
+  };
+}

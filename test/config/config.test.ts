@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { resolveSettings } from '../../src/config/settings.js';
+import { UserError } from '../../src/errors.js';
+
+function project(text?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'opsync-config-'));
+  if (text !== undefined) writeFileSync(join(dir, 'opsync.yaml'), text);
+  return dir;
+}
+
+describe('opsync.yaml', () => {
+  it('is optional, and an explicit one must exist', () => {
+    const dir = project();
+    expect(loadConfig({ cwd: dir })).toBeUndefined();
+    expect(() => loadConfig({ cwd: dir, explicit: 'other.yaml' })).toThrow(UserError);
+  });
+
+  it('makes paths absolute against its folder', () => {
+    const dir = project('state: s/state.json\nmanifests: [m, n.yaml]\n');
+    const c = loadConfig({ cwd: dir })!;
+    expect(c.state).toBe(join(dir, 's/state.json'));
+    expect(c.manifests).toEqual([join(dir, 'm'), join(dir, 'n.yaml')]);
+  });
+
+  it('reports every problem with its position, YAML errors included', () => {
+    const dir = project('vaults:\n  Production: { category: NOPE, tags: [a, a] }\n');
+    expect(() => loadConfig({ cwd: dir })).toThrow(ConfigError);
+    try {
+      loadConfig({ cwd: dir });
+    } catch (err) {
+      expect((err as Error).message).toContain('opsync.yaml:2:27: error: vaults.Production.category must be one of LOGIN');
+      expect((err as Error).message).toContain('vaults.Production.tags must NOT have duplicate items');
+    }
+    const bad = project('state: [unclosed\n');
+    expect(() => loadConfig({ cwd: bad })).toThrow(/opsync.yaml:\d+:\d+: error: YAML/);
+  });
+
+  it('never takes a token, at the top or under connect', () => {
+    const dir = project('token: abc\n');
+    expect(() => loadConfig({ cwd: dir })).toThrow(/opsync.yaml:1:1: error: the Connect token must not be in opsync.yaml/);
+  });
+});
+
+describe('settings precedence: flags > environment > file > defaults', () => {
+  const file = 'connect: { host: http://from-file }\nstate: file.json\nparallelism: 3\nsafety: { minItems: 5 }\n';
+
+  it('takes the file over defaults', () => {
+    const dir = project(file);
+    const s = resolveSettings({}, {}, dir);
+    expect(s.connection).toMatchObject({ connectHost: 'http://from-file', local: false, parallelism: 3 });
+    expect(s.state).toBe(join(dir, 'file.json'));
+    expect(s.safety).toEqual({ maxDeletePercent: 10, maxReplacePercent: 10, minItems: 5 });
+  });
+
+  it('takes the environment over the file, and flags over both', () => {
+    const dir = project(file);
+    const env = { OP_CONNECT_HOST: 'http://from-env', OPSYNC_STATE: 'env.json', OPSYNC_PARALLELISM: '4' };
+    let s = resolveSettings({}, env, dir);
+    expect(s.connection.connectHost).toBe('http://from-env');
+    expect(s.state).toBe('env.json');
+    expect(s.parallelism).toBe(4);
+    s = resolveSettings({ connectHost: 'http://from-flag', state: 'flag.json', parallelism: '5' }, env, dir);
+    expect(s.connection.connectHost).toBe('http://from-flag');
+    expect(s.state).toBe('flag.json');
+    expect(s.parallelism).toBe(5);
+    s = resolveSettings({ local: true }, env, dir);
+    expect(s.connection).toMatchObject({ local: true });
+    expect(s.connection.connectHost).toBeUndefined();
+  });
+
+  it('"local" in the file means the embedded server, its store beside the file, unless a host is given elsewhere', () => {
+    const dir = project('connect: { host: local }\n');
+    expect(resolveSettings({}, {}, dir).connection).toMatchObject({ local: true, localDir: join(dir, '.opsync/server') });
+    expect(resolveSettings({}, { OP_CONNECT_HOST: 'http://h' }, dir).connection).toMatchObject({ local: false, connectHost: 'http://h' });
+  });
+
+  it('refuses a bad parallelism from the environment', () => {
+    expect(() => resolveSettings({}, { OPSYNC_PARALLELISM: 'lots' }, project())).toThrow(/OPSYNC_PARALLELISM/);
+  });
+});
