@@ -3,7 +3,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { StalePlanError } from './apply/execute.js';
 import { applyCommand, refreshCommand, type ApplyFlags } from './commands/apply.js';
-import { ExitCode, parseDuration, parsePositiveInt, processIO, type IO } from './commands/common.js';
+import { ExitCode, loadOrFail, parseDuration, processIO, type IO } from './commands/common.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { initCommand } from './commands/init.js';
+import { stateListCommand, stateMvCommand, stateRmCommand, stateShowCommand } from './commands/state.js';
+import { ConfigError } from './config/load.js';
+import { manifestPaths, resolveSettings, type CommonFlags, type Settings } from './config/settings.js';
 import { readPlanFile } from './plan/planFile.js';
 import { parseFormat, planCommand, showCommand, validateCommand, type PlanFlags } from './commands/plan.js';
 import { ConnectError } from './connect/errors.js';
@@ -21,11 +27,7 @@ function normaliseArgv(argv: string[]): string[] {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-interface RawFlags {
-  state: string;
-  connectHost?: string;
-  connectToken?: string;
-  local?: boolean;
+interface RawFlags extends CommonFlags {
   color: boolean;
   out?: string;
   format?: string;
@@ -33,47 +35,58 @@ interface RawFlags {
   target: string[];
   rotate: string[];
   autoApprove?: boolean;
-  parallelism: string;
+  force?: boolean;
   lockTimeout: string;
+}
+
+/** Flags, then environment, then opsync.yaml (`--config` is the program's, so read with the globals). */
+function settingsOf(cmd: Command, io: IO): Settings {
+  return resolveSettings(cmd.optsWithGlobals<CommonFlags>(), io.env);
 }
 
 function withConnection(cmd: Command): Command {
   return cmd
-    .option('--connect-host <url>', 'Connect server URL (default: $OP_CONNECT_HOST)')
+    .option('--connect-host <url>', 'Connect server URL (default: $OP_CONNECT_HOST, then connect.host in opsync.yaml)')
     .option('--connect-token <token>', 'Connect token (default: $OP_CONNECT_TOKEN)')
-    .option('--local', `use the embedded server, its store in .opsync/server`)
-    .option('--state <path>', 'state file', '.opsync/state.json')
+    .option('--local', 'use the embedded server, its store in .opsync/server')
+    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json)');
+}
+
+function withPlanning(cmd: Command): Command {
+  return withConnection(cmd)
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
     .option('--target <address>', 'limit to a resource address or a vault (repeatable)', collect, [])
-    .option('--parallelism <n>', 'concurrent requests and operations', '8');
+    .option('--parallelism <n>', 'concurrent requests and operations (default: $OPSYNC_PARALLELISM, then opsync.yaml, then 8)');
+}
+
+function withLock(cmd: Command): Command {
+  return cmd.option('--lock-timeout <duration>', 'wait this long for the state lock (e.g. 30s)', '0s');
 }
 
 function withApply(cmd: Command): Command {
-  return cmd
-    .option('--auto-approve', 'apply without asking (required when not on a terminal)')
-    .option('--lock-timeout <duration>', 'wait this long for the state lock (e.g. 30s)', '0s');
+  return withLock(cmd).option('--auto-approve', 'apply without asking (required when not on a terminal)');
 }
 
-function planFlags(raw: RawFlags): PlanFlags {
+function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
   return {
-    state: raw.state,
-    connectHost: raw.connectHost,
-    connectToken: raw.connectToken,
-    local: raw.local,
+    ...settings.connection,
+    state: settings.state,
+    safety: settings.safety,
+    vaultDefaults: settings.vaultDefaults,
     out: raw.out,
     format: parseFormat(raw.format),
     detailedExitcode: raw.detailedExitcode,
     target: raw.target ?? [],
     rotate: raw.rotate ?? [],
-    parallelism: parsePositiveInt(raw.parallelism ?? '8', '--parallelism'),
   };
 }
 
-function applyFlags(raw: RawFlags): ApplyFlags {
+function applyFlags(raw: RawFlags, settings: Settings): ApplyFlags {
   return {
-    ...planFlags(raw),
-    parallelism: parsePositiveInt(raw.parallelism ?? '8', '--parallelism'),
+    ...planFlags(raw, settings),
+    parallelism: settings.parallelism,
     autoApprove: raw.autoApprove,
+    force: raw.force,
     lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
   };
 }
@@ -82,41 +95,75 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
   const program = new Command('opsync')
     .description('Secrets as code for 1Password Connect: validate, plan and apply YAML manifests.')
     .version(VERSION)
+    .option('--config <file>', 'project settings (default: $OPSYNC_CONFIG, then ./opsync.yaml when it exists)')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
 
   program
+    .command('init')
+    .description('scaffold opsync.yaml, a first manifest and .gitignore lines (never overwrites a file)')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--vault <vault>', 'vault of the first manifest', 'Private')
+    .option('--connect-host <url>', 'Connect URL to write in opsync.yaml (default: local, the embedded server)')
+    .action((raw: { dir: string; vault: string; connectHost?: string }) =>
+      run((io) => initCommand({ dir: raw.dir, vault: raw.vault, host: raw.connectHost }, io)),
+    );
+
+  program
     .command('validate')
     .description('check manifests against the schema and for meaning; every problem as file:line:col')
-    .argument('[paths...]', 'manifest files or folders')
-    .action((paths: string[]) => run((io) => validateCommand(paths, io)));
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+    .action((paths: string[], _raw: unknown, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults);
+      }),
+    );
 
-  withConnection(program.command('plan'))
+  withPlanning(program.command('plan'))
     .description('show what apply would change, without changing anything')
-    .argument('[paths...]', 'manifest files or folders')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .option('--out <file>', 'save the plan for `opsync apply FILE` (also -out)')
     .addOption(new Option('--format <format>', 'text, json or markdown (default: Ink interface on a terminal, else text)'))
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
-    .action((paths: string[], raw: RawFlags) => run((io) => planCommand(paths, planFlags(raw), io), raw.color));
+    .action((paths: string[], raw: RawFlags, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return planCommand(manifestPaths(paths, settings), planFlags(raw, settings), io);
+      }, raw.color),
+    );
 
-  withApply(withConnection(program.command('apply')))
+  withApply(withPlanning(program.command('apply')))
     .description('apply manifests (plan, confirm, execute) or exactly a saved plan file')
-    .argument('[paths...]', 'manifest files or folders, or one saved plan file')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml), or one saved plan file')
     .addOption(new Option('--format <format>', 'print the plan as text, json or markdown instead of the Ink interface'))
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
-    .action((paths: string[], raw: RawFlags) => run((io) => applyCommand(paths, applyFlags(raw), io), raw.color));
+    .option('--force', 'apply even when the plan deletes or replaces more than the safety limits allow')
+    .action((paths: string[], raw: RawFlags, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return applyCommand(manifestPaths(paths, settings), applyFlags(raw, settings), io);
+      }, raw.color),
+    );
 
-  withApply(withConnection(program.command('destroy')))
+  withApply(withPlanning(program.command('destroy')))
     .description('delete every managed item (protected ones refuse), then forget them')
     .argument('[paths...]', 'manifest files or folders (optional: the state lists what is managed)')
     .addOption(new Option('--format <format>', 'text, json or markdown'))
-    .action((paths: string[], raw: RawFlags) => run((io) => applyCommand(paths, applyFlags(raw), io, 'destroy'), raw.color));
+    .action((paths: string[], raw: RawFlags, cmd: Command) =>
+      run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
+    );
 
-  withApply(withConnection(program.command('refresh')))
+  withApply(withPlanning(program.command('refresh')))
     .description('update state versions from live where live matches the manifests; report drift')
-    .argument('[paths...]', 'manifest files or folders')
-    .action((paths: string[], raw: RawFlags) => run((io) => refreshCommand(paths, { ...applyFlags(raw), rotate: [] }, io), raw.color));
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+    .action((paths: string[], raw: RawFlags, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return refreshCommand(manifestPaths(paths, settings), { ...applyFlags(raw, settings), rotate: [] }, io);
+      }, raw.color),
+    );
 
   program
     .command('show')
@@ -125,6 +172,84 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .option('--json', 'the JSON machine format')
     .option('--no-color', 'no colour')
     .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file, io.env), Boolean(raw.json), io), raw.color));
+
+  withLock(withConnection(program.command('import')))
+    .description('adopt an existing item into state under ADDRESS, without changing it; the next plan shows the way to the manifest')
+    .argument('<address>', 'resource address declared in the manifests, e.g. Production/db-primary')
+    .argument('<item>', 'VAULT/ITEM, each by name (exact title) or id')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+    .action((address: string, item: string, paths: string[], raw: RawFlags, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        // Import reads no values: the manifests' environment variables need not be set yet.
+        const manifest = loadOrFail(manifestPaths(paths, settings), io, settings.vaultDefaults, false);
+        const flags = { ...settings.connection, state: settings.state, lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
+        return importCommand(address, item, manifest, flags, io);
+      }),
+    );
+
+  withLock(withConnection(program.command('export')))
+    .description('write a manifest describing the live items of a vault; secrets become {env: NAME}, never values')
+    .requiredOption('--vault <vault>', 'vault name or id')
+    .option('--out <dir>', 'folder to write the manifest to', 'manifests')
+    .option('--filter <filter>', 'only items matching a Connect filter, e.g. \'title sw "db"\' or \'tag eq "prod"\'')
+    .option('--values-file <file>', 'also write NAME=value lines for the secret variables to this file (mode 0600; never commit it)')
+    .option('--import', 'record the exported items in state, so that they are managed at once')
+    .action((raw: RawFlags & { vault: string; out: string; filter?: string; valuesFile?: string; import?: boolean }, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return exportCommand(
+          {
+            ...settings.connection,
+            state: settings.state,
+            vault: raw.vault,
+            out: raw.out,
+            filter: raw.filter,
+            valuesFile: raw.valuesFile,
+            import: raw.import,
+            lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout'),
+          },
+          io,
+        );
+      }),
+    );
+
+  const state = program.command('state').description('list, show, forget or rename managed items in the state file (never touches Connect)');
+  const stateFlags = (raw: { state?: string; lockTimeout?: string }, cmd: Command, io: IO) => ({
+    state: settingsOf(cmd, io).state,
+    lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
+  });
+  const stateOption = '--state <path>';
+  const stateHelp = 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json)';
+  state
+    .command('list')
+    .description('every managed address: vault, item id, version')
+    .option(stateOption, stateHelp)
+    .action((raw: { state?: string }, cmd: Command) => run((io) => stateListCommand(stateFlags(raw, cmd, io), io)));
+  state
+    .command('show')
+    .description('what the state records for one address (no secret values: it holds none)')
+    .argument('<address>')
+    .option(stateOption, stateHelp)
+    .option('--json', 'as JSON')
+    .action((address: string, raw: { state?: string; json?: boolean }, cmd: Command) =>
+      run((io) => stateShowCommand(address, Boolean(raw.json), stateFlags(raw, cmd, io), io)),
+    );
+  withLock(state.command('rm'))
+    .description('forget addresses without deleting their items')
+    .argument('<addresses...>')
+    .option(stateOption, stateHelp)
+    .action((addresses: string[], raw: { state?: string; lockTimeout: string }, cmd: Command) =>
+      run((io) => stateRmCommand(addresses, stateFlags(raw, cmd, io), io)),
+    );
+  withLock(state.command('mv'))
+    .description('rename an address without touching its item')
+    .argument('<from>')
+    .argument('<to>')
+    .option(stateOption, stateHelp)
+    .action((from: string, to: string, raw: { state?: string; lockTimeout: string }, cmd: Command) =>
+      run((io) => stateMvCommand(from, to, stateFlags(raw, cmd, io), io)),
+    );
 
   registerServerCommand(program);
   return program;
@@ -142,6 +267,10 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`); // already file:line:col: error: ... lines
+      return 1;
+    }
     if (err instanceof ExitCode) return err.code;
     if (
       err instanceof UserError ||

@@ -188,7 +188,7 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
       out.drift = { stateVersion: st.version, liveVersion: full.version, ...(diff.changes.length === 0 ? { ignored: true } : {}) };
       if (diff.changes.length > 0) out.reasons.push('drift: changed outside opsync');
     }
-    if (st && st.digest !== base.desiredDigest) out.reasons.push('manifest changed');
+    if (st && st.digest !== base.desiredDigest) out.reasons.push(st.digest === '' ? 'imported: compared in full' : 'manifest changed');
     if (rotations.size > 0) {
       out.rotate = [...rotations];
       out.reasons.push('rotation requested');

@@ -218,6 +218,9 @@ export function summaryCounts(s: PlanSummary): string {
 /** The last line of a plan: `Plan: 2 to create, ... 1 drifted.` or `No changes. ...`. */
 export function summaryLine(plan: Plan, changed: boolean): string {
   const s = plan.summary;
+  const errors = plan.diagnostics.filter((d) => d.severity === 'error').length;
+  // An incomplete plan never says "no changes": the resources in error were not planned at all.
+  if (errors > 0) return `Plan incomplete: ${errors} error(s) above; nothing can be applied until they are fixed. Planned: ${summaryCounts(s)}.`;
   if (!changed) return `No changes. Live items match the manifests: ${s.noop} unchanged, ${s.drifted} drifted.`;
   return `${plan.mode === 'destroy' ? 'Destroy plan' : 'Plan'}: ${summaryCounts(s)}.`;
 }

@@ -1,0 +1,89 @@
+// `opsync init`: scaffold opsync.yaml, a first manifest and .gitignore lines. Never overwrites a file.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { CONFIG_FILE } from '../config/load.js';
+import type { IO } from './common.js';
+
+export interface InitFlags {
+  /** Project folder (default: the working folder). */
+  dir: string;
+  /** Vault of the first manifest. */
+  vault: string;
+  /** Connect URL for opsync.yaml; default "local" (the embedded server). */
+  host?: string;
+}
+
+export const GITIGNORE_LINES = ['.opsync/', '*.opsplan', '*.values.env'];
+
+function configText(host: string): string {
+  return `# opsync project settings (schemas/config.schema.json). Flags beat environment variables, which beat
+# this file. Paths are relative to it. The Connect token never goes here: set OP_CONNECT_TOKEN.
+connect:
+  # "local" is the embedded server (its store in .opsync/server); or your Connect URL. OP_CONNECT_HOST beats it.
+  host: ${JSON.stringify(host)}
+state: .opsync/state.json
+manifests: [manifests]
+parallelism: 8
+# apply refuses a plan that deletes or replaces more than this share of the managed items (and at least
+# minItems of them) unless --force.
+safety:
+  maxDeletePercent: 10
+  maxReplacePercent: 10
+  minItems: 3
+# Per-vault defaults, used where an item says nothing:
+# vaults:
+#   Production: { protect: true, tags: [production] }
+`;
+}
+
+function manifestText(vault: string): string {
+  return `# A first manifest: \`opsync plan\` shows what apply would do, \`opsync apply\` does it.
+# Secret values never go here: use {env: NAME}, {file: path}, {ref: op://...} or generate.
+vault: ${JSON.stringify(vault)}
+items:
+  example-login:
+    title: Example login
+    category: LOGIN
+    tags: [opsync]
+    urls: [https://example.com]
+    fields:
+      username: { purpose: USERNAME, value: admin }
+      password: { purpose: PASSWORD, generate: { length: 32 } }
+`;
+}
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'vault';
+
+export function initCommand(flags: InitFlags, io: IO): number {
+  if (flags.vault.includes('/') || flags.vault.trim() === '') throw new UserError(`--vault "${flags.vault}": a vault name or id, without "/"`);
+  const root = resolve(flags.dir);
+  mkdirSync(root, { recursive: true });
+  const show = (p: string) => relative(process.cwd(), p) || p;
+  const create = (path: string, text: string) => {
+    if (existsSync(path)) {
+      io.err(`kept     ${show(path)} (exists)\n`);
+      return;
+    }
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, text, { flag: 'wx' });
+    io.err(`created  ${show(path)}\n`);
+  };
+  create(join(root, CONFIG_FILE), configText(flags.host ?? 'local'));
+  create(join(root, 'manifests', `${slug(flags.vault)}.yaml`), manifestText(flags.vault));
+
+  const gitignore = join(root, '.gitignore');
+  const existing = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+  const have = new Set(existing.split(/\r?\n/).map((l) => l.trim()));
+  const missing = GITIGNORE_LINES.filter((l) => !have.has(l));
+  if (missing.length) {
+    const block = `${existing && !existing.endsWith('\n') ? '\n' : ''}# opsync: state, the embedded server's store, saved plans, secret values files\n${missing.join('\n')}\n`;
+    writeFileSync(gitignore, existing + block);
+    io.err(`${existing ? 'updated ' : 'created '} ${show(gitignore)} (${missing.join(', ')})\n`);
+  } else {
+    io.err(`kept     ${show(gitignore)} (has the opsync lines)\n`);
+  }
+  io.out(`Next: opsync plan, then opsync apply${flags.host ? '' : ' (against the embedded server; set connect.host or OP_CONNECT_HOST for yours)'}.\n`);
+  return 0;
+}
