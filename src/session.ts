@@ -4,7 +4,7 @@
 import { ConnectClient } from './connect/client.js';
 import { UserError } from './errors.js';
 import { digestKey } from './plan/digest.js';
-import { startServer, type ServerHandle } from './server/index.js';
+import type { ServerHandle } from './server/index.js';
 
 export const LOCAL_SERVER_DIR = '.opsync/server';
 
@@ -32,6 +32,8 @@ export async function openConnection(flags: ConnectionFlags, env: NodeJS.Process
   let token: string;
   let backend: string;
   if (flags.local) {
+    // The server (SQLite, metrics) loads only when it is used.
+    const { startServer } = await import('./server/index.js');
     server = await startServer({ host: '127.0.0.1', port: 0, dataDir: flags.localDir ?? LOCAL_SERVER_DIR, quiet: true });
     host = server.url;
     token = server.localToken();

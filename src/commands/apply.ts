@@ -10,7 +10,6 @@ import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
 import { renderPlanText } from '../ui/text.js';
-import { runApplyTui } from '../ui/tui/index.js';
 import { readPlanFile } from '../plan/planFile.js';
 import { checkBackend, isPlanFileArg, loadOrFail, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
@@ -70,6 +69,8 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
     return 0;
   }
   if (io.interactive && !flags.format) {
+    // Ink and React load only when an interface is drawn: every other run starts faster.
+    const { runApplyTui } = await import('../ui/tui/index.js');
     const { approved, result } = await runApplyTui(plan, execute, { color: io.color, autoApprove: flags.autoApprove });
     if (!approved || !result) return 1; // the interface has said that nothing was changed
     return result.failed.length > 0 || result.interrupted ? 1 : 0;

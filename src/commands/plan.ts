@@ -11,7 +11,6 @@ import { appendStepSummary } from '../ui/github.js';
 import { renderPlanJson } from '../ui/json.js';
 import { renderPlanMarkdown } from '../ui/markdown.js';
 import { renderPlanText } from '../ui/text.js';
-import { runPlanTui } from '../ui/tui/index.js';
 import { writePlanFile } from '../plan/planFile.js';
 import { checkBackend, loadOrFail, type IO } from './common.js';
 
@@ -50,6 +49,7 @@ export function renderPlan(plan: Plan, format: PlanFormat, io: IO): string {
 /** Show a plan where it belongs: the Ink interface on a terminal, else the chosen format on stdout. */
 export async function showPlan(plan: Plan, format: PlanFormat | undefined, io: IO): Promise<void> {
   if (!format && io.interactive) {
+    const { runPlanTui } = await import('../ui/tui/index.js'); // loaded only when drawn
     await runPlanTui(plan, { color: io.color });
   } else {
     const text = renderPlan(plan, format ?? 'text', io);

@@ -1,7 +1,7 @@
 // `opsync server` and `opsync server token create`: flag parsing and process lifetime only.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, openStore, startServer, TOKEN_FILE } from './index.js';
-import { issueToken, type GrantSpec } from './tokens.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
+import type { GrantSpec } from './tokens.js';
 import { join, resolve } from 'node:path';
 
 function parsePort(v: string): number {
@@ -59,6 +59,8 @@ export function registerServerCommand(program: Command): void {
     )
     .option('--quiet', 'no request log lines')
     .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean }) => {
+      // The server's modules (SQLite, metrics) load only for the commands that use them.
+      const { startServer } = await import('./index.js');
       let handle;
       try {
         handle = await startServer({
@@ -97,7 +99,7 @@ export function registerServerCommand(program: Command): void {
     .option('--data <dir>', `data directory of the server (default: "${DEFAULT_DATA_DIR}")`)
     .option('--name <name>', 'a name for the token', 'opsync')
     .option('--vault <vault>', 'limit the token to this vault: NAME[:read|:write|:read,write] (repeatable; none = every vault, read and write)', collect, [])
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       // `--data` may be taken by `opsync server` itself (commander lets a parent's options appear after
       // the subcommand), so read it with the parents' values.
       const o = cmd.optsWithGlobals<{ data?: string; name: string; vault: string[] }>();
@@ -107,6 +109,8 @@ export function registerServerCommand(program: Command): void {
       } catch (err) {
         fail((err as Error).message);
       }
+      const { openStore } = await import('./index.js');
+      const { issueToken } = await import('./tokens.js');
       const { store } = openStore({ dataDir: o.data ?? DEFAULT_DATA_DIR });
       let token: string;
       try {

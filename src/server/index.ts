@@ -43,11 +43,8 @@ export interface ServerHandle {
   close(): Promise<void>;
 }
 
-export const DEFAULT_PORT = 8080;
-export const DEFAULT_DATA_DIR = '.opsync/server';
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-export const DB_FILE = 'opsync.db';
-export const TOKEN_FILE = 'token';
+import { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
+export { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE };
 const SERVER_ACTOR_KEY = 'server_actor';
 
 /** Opens (creating if needed) the store of a data directory, or an in-memory one. */

@@ -1,0 +1,6 @@
+// The server's defaults, apart from its code so that the CLI can show them without loading the server.
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_DATA_DIR = '.opsync/server';
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DB_FILE = 'opsync.db';
+export const TOKEN_FILE = 'token';
