@@ -207,6 +207,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
             filter: raw.filter,
             valuesFile: raw.valuesFile,
             import: raw.import,
+            vaultDefaults: settings.vaultDefaults,
             lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout'),
           },
           io,
