@@ -2,11 +2,8 @@
 // limits, opsync.yaml precedence and opsync init. The real CLI as a process against a real server.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectClient } from '../../src/connect/client.js';
-import type { StateFile } from '../../src/state/types.js';
-import { startTestServer } from '../support/server.js';
-import { runCli, tempProject } from './cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempProject, useSeededProject } from './cli.js';
 
 const SEED = `vaults:
   - name: Production
@@ -22,26 +19,8 @@ const SEED = `vaults:
     description: staging
 `;
 
-let srv: Awaited<ReturnType<typeof startTestServer>>;
-let client: ConnectClient;
-let dir: string;
-let env: Record<string, string>;
-
-beforeEach(async () => {
-  dir = tempProject({ 'seed.yaml': SEED });
-  srv = await startTestServer({ seedFiles: [join(dir, 'seed.yaml')] });
-  client = new ConnectClient({ host: srv.url, token: srv.token, backoffBaseMs: 5 });
-  env = { OP_CONNECT_HOST: srv.url, OP_CONNECT_TOKEN: srv.token };
-});
-
-afterEach(async () => {
-  await client.close();
-  await srv.close();
-});
-
-const cli = (args: string[], extraEnv: Record<string, string | undefined> = {}) => runCli(args, { cwd: dir, env: { ...env, ...extraEnv } });
-const write = (path: string, text: string) => writeFileSync(join(dir, path), text);
-const state = (path = '.opsync/state.json'): StateFile => JSON.parse(readFileSync(join(dir, path), 'utf8')) as StateFile;
+const ctx = useSeededProject(SEED);
+const { cli, write, state } = ctx;
 const SECRET = { LEGACY_CREDENTIAL: 'legacy-Secret-4417' };
 
 const LEGACY = (extra = '') => `vault: Production
@@ -76,7 +55,7 @@ describe('import', () => {
     expect(r.stdout).toContain('Imported Production/legacy');
     const entry = state().resources['Production/legacy'];
     expect(entry).toMatchObject({ title: 'Legacy API', version: 1, digest: '' });
-    const live = await client.getItem(entry.vaultId, entry.itemId);
+    const live = await ctx.client.getItem(entry.vaultId, entry.itemId);
     expect(live.version).toBe(1); // import changed nothing
 
     r = await cli(['plan', 'm.yaml', '--detailed-exitcode'], SECRET);
@@ -88,7 +67,7 @@ describe('import', () => {
 
     r = await cli(['apply', 'm.yaml', '--auto-approve'], SECRET);
     expect(r.code, r.stderr).toBe(0);
-    expect((await client.getItem(entry.vaultId, entry.itemId)).tags).toEqual(['legacy', 'v2']);
+    expect((await ctx.client.getItem(entry.vaultId, entry.itemId)).tags).toEqual(['legacy', 'v2']);
     r = await cli(['plan', 'm.yaml', '--detailed-exitcode'], SECRET);
     expect(r.code, r.stdout).toBe(0);
     expect(state().resources['Production/legacy'].digest).toMatch(/^hmac-sha256:/);
@@ -96,8 +75,8 @@ describe('import', () => {
 
   it('takes an item by id, and refuses what it cannot do cleanly', async () => {
     write('m.yaml', LEGACY());
-    const vault = (await client.findVault('Production'))!;
-    const [item] = await client.listItems(vault.id);
+    const vault = (await ctx.client.findVault('Production'))!;
+    const [item] = await ctx.client.listItems(vault.id);
     let r = await cli(['import', 'Production/nope', `Production/${item.id}`, 'm.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('not declared in the manifests');
@@ -107,7 +86,7 @@ describe('import', () => {
     r = await cli(['import', 'Production/legacy', `Staging/${item.id}`, 'm.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot change vaults');
-    expect(existsSync(join(dir, '.opsync/state.json'))).toBe(false);
+    expect(existsSync(join(ctx.dir, '.opsync/state.json'))).toBe(false);
 
     r = await cli(['import', 'Production/legacy', `${vault.id}/${item.id}`, 'm.yaml']);
     expect(r.code, r.stderr).toBe(0);
@@ -149,7 +128,7 @@ describe('state list / show / rm / mv, and moved blocks', () => {
     r = await cli(['state', 'rm', 'Production/api']);
     expect(r.code, r.stderr).toBe(0);
     expect(state().resources).toEqual({});
-    expect((await client.getItem(vaultId, itemId)).title).toBe('Legacy API');
+    expect((await ctx.client.getItem(vaultId, itemId)).title).toBe('Legacy API');
     r = await cli(['plan', 'm2.yaml'], SECRET);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('opsync does not manage it');
@@ -234,14 +213,14 @@ describe('opsync.yaml', () => {
     write('s.yaml', 'vault: Staging\nitems:\n  plain:\n    fields: { username: someone }\n');
     write(
       'opsync.yaml',
-      `connect: { host: ${srv.url} }\nstate: from-file.json\nmanifests: [s.yaml]\nvaults:\n  Staging: { category: SECURE_NOTE, tags: [from-file], protect: true }\n`,
+      `connect: { host: ${ctx.srv.url} }\nstate: from-file.json\nmanifests: [s.yaml]\nvaults:\n  Staging: { category: SECURE_NOTE, tags: [from-file], protect: true }\n`,
     );
     // The file's host and manifests (no OP_CONNECT_HOST), the file's state path.
     let r = await cli(['apply', '--auto-approve'], { OP_CONNECT_HOST: undefined });
     expect(r.code, r.stderr).toBe(0);
     const st = state('from-file.json');
     expect(st.resources['Staging/plain']).toMatchObject({ category: 'SECURE_NOTE', protect: true });
-    const item = await client.getItem(st.resources['Staging/plain'].vaultId, st.resources['Staging/plain'].itemId);
+    const item = await ctx.client.getItem(st.resources['Staging/plain'].vaultId, st.resources['Staging/plain'].itemId);
     expect(item.tags).toEqual(['from-file']);
 
     // Environment beats the file: another state path, and a host that does not answer.
@@ -251,7 +230,7 @@ describe('opsync.yaml', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('127.0.0.1:9');
     // Flags beat the environment.
-    r = await cli(['plan', '--state', 'from-file.json', '--connect-host', srv.url, '--detailed-exitcode'], {
+    r = await cli(['plan', '--state', 'from-file.json', '--connect-host', ctx.srv.url, '--detailed-exitcode'], {
       OPSYNC_STATE: 'from-env.json',
       OP_CONNECT_HOST: 'http://127.0.0.1:9',
     });
@@ -264,14 +243,14 @@ describe('opsync.yaml', () => {
   });
 
   it('is validated with positions, and refuses a token', async () => {
-    write('opsync.yaml', `connect:\n  host: http://x\n  token: ${srv.token}\nparallelism: many\nsafety: { maxDeletePercent: 200 }\nsurprise: 1\n`);
+    write('opsync.yaml', `connect:\n  host: http://x\n  token: ${ctx.srv.token}\nparallelism: many\nsafety: { maxDeletePercent: 200 }\nsurprise: 1\n`);
     const r = await cli(['plan', 'm.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('opsync.yaml:3:3: error: the Connect token must not be in opsync.yaml');
     expect(r.stderr).toContain('opsync.yaml:4:14: error: parallelism must be integer');
     expect(r.stderr).toContain('opsync.yaml:5:29: error: safety.maxDeletePercent must be <= 100');
     expect(r.stderr).toContain('opsync.yaml:6:1: error: surprise: unknown property');
-    expect(r.stderr).not.toContain(srv.token);
+    expect(r.stderr).not.toContain(ctx.srv.token);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -1,13 +1,11 @@
 // The engine end to end: the real CLI as a process against a real opsync server on 127.0.0.1.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectClient, filterEq } from '../../src/connect/client.js';
+import { describe, expect, it } from 'vitest';
+import { filterEq } from '../../src/connect/client.js';
 import type { FullItem } from '../../src/connect/types.js';
-import type { StateFile } from '../../src/state/types.js';
-import { startTestServer } from '../support/server.js';
-import { runCli, tempProject } from './cli.js';
+import { useSeededProject } from './cli.js';
 
 const SEED = `vaults:
   - name: Production
@@ -16,35 +14,17 @@ const SEED = `vaults:
     description: staging
 `;
 
-let srv: Awaited<ReturnType<typeof startTestServer>>;
-let client: ConnectClient;
-let dir: string;
-let env: Record<string, string>;
-
-beforeEach(async () => {
-  dir = tempProject({ 'seed.yaml': SEED });
-  srv = await startTestServer({ seedFiles: [join(dir, 'seed.yaml')] });
-  client = new ConnectClient({ host: srv.url, token: srv.token, backoffBaseMs: 5 });
-  env = { OP_CONNECT_HOST: srv.url, OP_CONNECT_TOKEN: srv.token };
-});
-
-afterEach(async () => {
-  await client.close();
-  await srv.close();
-});
-
-const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(args, { cwd: dir, env: { ...env, ...extraEnv } });
-const write = (path: string, text: string) => writeFileSync(join(dir, path), text);
-const state = (): StateFile => JSON.parse(readFileSync(join(dir, '.opsync/state.json'), 'utf8')) as StateFile;
+const ctx = useSeededProject(SEED);
+const { cli, write, state } = ctx;
 
 async function vaultId(name: string): Promise<string> {
-  return (await client.findVault(name))!.id;
+  return (await ctx.client.findVault(name))!.id;
 }
 
 async function liveByTitle(vault: string, title: string): Promise<FullItem[]> {
   const id = await vaultId(vault);
-  const found = await client.listItems(id, filterEq('title', title));
-  return Promise.all(found.map((s) => client.getItem(id, s.id)));
+  const found = await ctx.client.listItems(id, filterEq('title', title));
+  return Promise.all(found.map((s) => ctx.client.getItem(id, s.id)));
 }
 
 const fieldValue = (item: FullItem, label: string) => item.fields!.find((f) => f.label === label)?.value;
@@ -106,7 +86,7 @@ describe('plan and apply', () => {
     expect((await cli(['apply', 'm.yaml', '--auto-approve'], e)).code).toBe(0);
     const [item] = await liveByTitle('Production', 'Primary database');
     const host = item.fields!.find((f) => f.label === 'host')!;
-    await client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: `/fields/${host.id}/value`, value: 'evil.example.com' }]);
+    await ctx.client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: `/fields/${host.id}/value`, value: 'evil.example.com' }]);
 
     let r = await cli(['plan', 'm.yaml', '--detailed-exitcode'], e);
     expect(r.code).toBe(2);
@@ -116,26 +96,26 @@ describe('plan and apply', () => {
 
     write('m.yaml', BASIC().replace('    tags: [prod]\n', '    tags: [prod]\n    ignore: [tags]\n'));
     expect((await cli(['apply', 'm.yaml', '--auto-approve'], e)).code).toBe(0);
-    await client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: '/tags', value: ['by-hand'] }]);
+    await ctx.client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: '/tags', value: ['by-hand'] }]);
     r = await cli(['plan', 'm.yaml', '--detailed-exitcode'], e);
     expect(r.code, r.stdout).toBe(0);
     // refresh records the new version, so the next plan takes the fast path again
     r = await cli(['refresh', 'm.yaml'], e);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Production/db');
-    expect(state().resources['Production/db'].version).toBe((await client.getItem(item.vault.id, item.id)).version);
+    expect(state().resources['Production/db'].version).toBe((await ctx.client.getItem(item.vault.id, item.id)).version);
   });
 
   it('never touches an unmanaged item: refuses, points to import, and adopts only when asked', async () => {
     const vid = await vaultId('Production');
-    const existing = await client.createItem(vid, { title: 'Primary database', category: 'DATABASE', fields: [] });
+    const existing = await ctx.client.createItem(vid, { title: 'Primary database', category: 'DATABASE', fields: [] });
     write('m.yaml', BASIC());
     let r = await cli(['plan', 'm.yaml'], { DB_PASSWORD: 'pw' });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain('opsync import');
     r = await cli(['apply', 'm.yaml', '--auto-approve'], { DB_PASSWORD: 'pw' });
     expect(r.code).toBe(1);
-    expect((await client.getItem(vid, existing.id)).version).toBe(existing.version);
+    expect((await ctx.client.getItem(vid, existing.id)).version).toBe(existing.version);
 
     write('m.yaml', BASIC().replace('    category: DATABASE\n', '    category: DATABASE\n    adopt: true\n'));
     r = await cli(['apply', 'm.yaml', '--auto-approve'], { DB_PASSWORD: 'pw' });
@@ -147,7 +127,7 @@ describe('plan and apply', () => {
 
   it('deletes only what it manages; protect refuses deletion and recreation', async () => {
     const vid = await vaultId('Production');
-    const bystander = await client.createItem(vid, { title: 'Not ours', category: 'LOGIN', fields: [] });
+    const bystander = await ctx.client.createItem(vid, { title: 'Not ours', category: 'LOGIN', fields: [] });
     write('m.yaml', `vault: Production
 items:
   a: { title: A, category: LOGIN, fields: { user: app } }
@@ -175,7 +155,7 @@ items:
     ]);
     expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
     expect(await liveByTitle('Production', 'A')).toEqual([]);
-    expect((await client.getItem(vid, bystander.id)).title).toBe('Not ours');
+    expect((await ctx.client.getItem(vid, bystander.id)).title).toBe('Not ours');
 
     write('m.yaml', 'vault: Production\nitems: {}\n');
     r = await cli(['destroy', 'm.yaml', '--auto-approve']);
@@ -238,7 +218,7 @@ items:
   it('resolves every value source', async () => {
     write('cert.pem', '-----BEGIN FAKE-----\nabc\n-----END FAKE-----\n');
     const vid = await vaultId('Staging');
-    await client.createItem(vid, {
+    await ctx.client.createItem(vid, {
       title: 'Upstream',
       category: 'PASSWORD',
       fields: [{ id: 'pw', label: 'password', type: 'CONCEALED', purpose: 'PASSWORD', value: 'from-upstream' }],
@@ -270,7 +250,7 @@ items:
 
     // an unmanaged value set by hand is left alone
     const f = item.fields!.find((x) => x.label === 'unmanaged')!;
-    await client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: `/fields/${f.id}/value`, value: 'set by hand' }]);
+    await ctx.client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: `/fields/${f.id}/value`, value: 'set by hand' }]);
     expect((await cli(['plan', 'm.yaml', '--detailed-exitcode'], { SOURCE_ENV: 'env-value' })).code).toBe(0);
   });
 
@@ -301,11 +281,11 @@ items:
     write('m.yaml', BASIC('Renamed'));
     expect((await cli(['plan', 'm.yaml', '-out', 'p2.opsplan'], e)).code).toBe(0);
     const [item] = await liveByTitle('Production', 'Primary database');
-    await client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: '/tags', value: ['moved-on'] }]);
+    await ctx.client.patchItem(item.vault.id, item.id, [{ op: 'replace', path: '/tags', value: ['moved-on'] }]);
     r = await cli(['apply', 'p2.opsplan', '--auto-approve'], e);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/plan again/);
-    expect((await client.getItem(item.vault.id, item.id)).title).toBe('Primary database');
+    expect((await ctx.client.getItem(item.vault.id, item.id)).title).toBe('Primary database');
 
     // the state moved since p3 was made: refused as a whole
     expect((await cli(['plan', 'm.yaml', '-out', 'p3.opsplan'], e)).code).toBe(0);
@@ -318,7 +298,7 @@ items:
   it('names the holder of the state lock and refuses to run', async () => {
     write('m.yaml', BASIC());
     expect((await cli(['apply', 'm.yaml', '--auto-approve'], { DB_PASSWORD: 'pw' })).code).toBe(0);
-    const lock = join(dir, '.opsync/state.json.lock');
+    const lock = join(ctx.dir, '.opsync/state.json.lock');
     writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), command: 'opsync apply', createdAt: new Date().toISOString() }));
     const r = await cli(['apply', 'm.yaml', '--auto-approve', '--lock-timeout', '0s'], { DB_PASSWORD: 'pw' });
     expect(r.code).toBe(1);
@@ -327,7 +307,7 @@ items:
   });
 
   it('records what succeeded when part of an apply fails', async () => {
-    const token = srv.server.createToken({
+    const token = ctx.srv.server.createToken({
       name: 'partial',
       vaults: [
         { vault: 'Production', read: true, write: true },
