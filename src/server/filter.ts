@@ -1,5 +1,5 @@
 // SCIM-style filters as 1Password Connect accepts them on the list endpoints:
-//   items:  title eq "x", title co "x", title sw "x", tag eq "x"     vaults: name eq "x"
+//   items:  title eq "x", title co "x", title sw "x", tag eq "x"     vaults: name eq "x" (or title eq "x")
 // combined with `and` / `or` (and binds tighter) and parentheses.
 //
 // Grammar (whitespace between tokens is ignored):

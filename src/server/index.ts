@@ -109,7 +109,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       store.insertVault({ id: newId(), name: 'Private', type: 'USER_CREATED', now: new Date().toISOString() });
       log('opsync server: created vault "Private"');
     }
-    if (store.countTokens() === 0) localToken();
+    // DIR/token always holds a valid full-access token, as the start-up line says (re-issued if deleted);
+    // in memory, one is made when the store has none.
+    if (tokenPath || store.countTokens() === 0) localToken();
   } catch (err) {
     store.close();
     throw err;

@@ -2,7 +2,7 @@
 // lets an in-flight request finish on SIGTERM, and `server token create` prints a scoped token.
 
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -104,7 +104,13 @@ describe('opsync server (process)', () => {
     // kill -9 right after a committed write: the write is there on the next start (WAL).
     second.child.kill('SIGKILL');
     await second.exited;
+    // A deleted token file is replaced at start (the start-up line promises it); old tokens stay valid.
+    rmSync(join(data, 'token'));
     const third = await startServerProcess(dir, ['--data', data]);
+    const fresh = readFileSync(join(data, 'token'), 'utf8').trim();
+    expect(fresh).not.toBe(token);
+    expect(mode(join(data, 'token'))).toBe(0o600);
+    expect((await client(third.url, fresh)('GET', '/v1/vaults')).status).toBe(200);
     call = client(third.url, token);
     const again = await call<{ title: string; version: number }>('GET', `/v1/vaults/${vault}/items/${created.body.id}`);
     expect(again.body.title).toBe('renamed');
