@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.{ts,tsx}'],
-    testTimeout: 30_000,
+    // e2e tests run a dozen CLI processes in sequence; on a loaded 2-core runner that can
+    // take well over 30 s. The limit only guards against hangs, so it is generous.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     // e2e suites spawn real processes; keep the 2-core machines from oversubscribing.
     maxWorkers: 2,

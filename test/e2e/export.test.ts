@@ -132,7 +132,7 @@ function expectNoSecret(where: string, text: string): void {
 }
 
 describe('opsync export', () => {
-  it('exports a varied vault with --import; with the values loaded, plan shows no changes', { timeout: 120_000 }, async () => {
+  it('exports a varied vault with --import; with the values loaded, plan shows no changes', async () => {
     const r = await cli(['export', '--vault', 'Production', '--out', 'manifests', '--values-file', 'vals.env', '--import']);
     expect(r.code, r.stderr).toBe(0);
 
@@ -209,7 +209,7 @@ describe('opsync export', () => {
     expect(other.stderr).not.toMatch(/\n\s+at /); // no stack
   });
 
-  it('without --import, plan refuses the unmanaged items and points to import', { timeout: 60_000 }, async () => {
+  it('without --import, plan refuses the unmanaged items and points to import', async () => {
     const r = await cli(['export', '--vault', 'Production']);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dir, 'manifests/production.yaml'))).toBe(true);
@@ -228,7 +228,7 @@ describe('opsync export', () => {
     expect(plan.stdout).toMatch(/opsync import Production\/web-app Production\/[a-z0-9]{26}/);
   });
 
-  it('exports only what a filter selects, and reports user mistakes in one line', { timeout: 60_000 }, async () => {
+  it('exports only what a filter selects, and reports user mistakes in one line', async () => {
     const r = await cli(['export', '--vault', 'Production', '--filter', 'tag eq "x"', '--out', 'm', '--values-file', 'x.env', '--import']);
     expect(r.code, r.stderr).toBe(0);
     const doc = parse(read('m/production.yaml')) as { items: Record<string, unknown> };
