@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { CONFIG_FILE } from '../config/load.js';
+import { slug } from '../export/names.js';
 import type { IO } from './common.js';
 
 export interface InitFlags {
@@ -54,10 +55,19 @@ items:
 `;
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'vault';
-
 export function initCommand(flags: InitFlags, io: IO): number {
   if (flags.vault.includes('/') || flags.vault.trim() === '') throw new UserError(`--vault "${flags.vault}": a vault name or id, without "/"`);
+  try {
+    return scaffold(flags, io);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // A folder that is a file, a file that cannot be written: the user's to fix, so one line, no trace.
+    if (e.code && e.path) throw new UserError(`opsync init: cannot create or update ${relative(process.cwd(), e.path) || e.path}: ${e.code}`);
+    throw err;
+  }
+}
+
+function scaffold(flags: InitFlags, io: IO): number {
   const root = resolve(flags.dir);
   mkdirSync(root, { recursive: true });
   const show = (p: string) => relative(process.cwd(), p) || p;
@@ -71,7 +81,7 @@ export function initCommand(flags: InitFlags, io: IO): number {
     io.err(`created  ${show(path)}\n`);
   };
   create(join(root, CONFIG_FILE), configText(flags.host ?? 'local'));
-  create(join(root, 'manifests', `${slug(flags.vault)}.yaml`), manifestText(flags.vault));
+  create(join(root, 'manifests', `${slug(flags.vault) || 'vault'}.yaml`), manifestText(flags.vault));
 
   const gitignore = join(root, '.gitignore');
   const existing = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';

@@ -89,6 +89,11 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
   try {
     const s0 = store.state;
     if (!s0.resources[from] && !s0.pending[from]) throw new UserError(`${from} is not in ${flags.state} (see \`opsync state list\`)`);
+    const held = s0.resources[from] ?? s0.pending[from];
+    const toVault = to.slice(0, to.indexOf('/'));
+    if (toVault !== held.vaultName && toVault !== held.vaultId) {
+      throw new UserError(`${to} names another vault than ${from} (vault ${held.vaultName}); an item cannot change vaults, only the key after "/" can be renamed`);
+    }
     if (s0.resources[to] || s0.pending[to]) throw new UserError(`${to} is already in ${flags.state}; remove it first with \`opsync state rm ${to}\``);
     store.update((s) => {
       if (s.resources[from]) s.resources[to] = { ...s.resources[from], address: to };

@@ -60,7 +60,12 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     return undefined;
   }
   const shown = relative(cwd, file) || file;
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read config file ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const problems: string[] = [];

@@ -1,6 +1,7 @@
 // The typed client of the 1Password Connect Server API (../../shared/connect-openapi.yaml): one method per
 // operation opsync uses, over a keep-alive undici pool with bounded concurrency and retries (see transport.ts).
 
+import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { ConnectError } from './errors.js';
 import { filterEq } from './filter.js';
@@ -109,7 +110,7 @@ export class ConnectClient {
     }
     const matches = (await this.listVaults(filterEq('name', nameOrId))).filter((v) => v.name === nameOrId);
     if (matches.length > 1) {
-      throw new Error(
+      throw new UserError(
         `${matches.length} vaults are named "${nameOrId}" (${matches.map((v) => v.id).join(', ')}); name the vault by its id`,
       );
     }

@@ -123,6 +123,10 @@ describe('state list / show / rm / mv, and moved blocks', () => {
     r = await cli(['state', 'mv', 'Production/api', 'Production/api']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('already in');
+    r = await cli(['state', 'mv', 'Production/api', 'Staging/api']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('names another vault than Production/api (vault Production); an item cannot change vaults');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
 
     // rm: forgotten, not deleted; the manifest then meets an unmanaged item and says to import it.
     r = await cli(['state', 'rm', 'Production/api']);
@@ -277,5 +281,9 @@ describe('opsync init', () => {
     expect(r.stderr).toContain('kept     opsync.yaml');
     expect(readFileSync(join(project, 'opsync.yaml'), 'utf8')).toBe('parallelism: 2\n');
     expect(readFileSync(join(project, '.gitignore'), 'utf8').match(/\.opsync\//g)).toHaveLength(1);
+
+    r = await run(['init', '--dir', 'opsync.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^opsync: error: opsync init: cannot create or update opsync.yaml: E[A-Z]+\n$/);
   });
 });
