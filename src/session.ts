@@ -1,12 +1,11 @@
-// Where a command's Connect server, token and digest key come from: flags, then OP_CONNECT_* environment,
-// or the embedded server (--local). Wiring shared by the commands; no engine logic here.
+// A command's Connect connection: the host and token settings resolved (flags > environment > opsync.yaml),
+// or the embedded server (--local); and the digest key. Wiring shared by the commands; no engine logic here.
 
 import { ConnectClient } from './connect/client.js';
 import { UserError } from './errors.js';
 import { digestKey } from './plan/digest.js';
+import { DEFAULT_DATA_DIR } from './server/defaults.js';
 import type { ServerHandle } from './server/index.js';
-
-export const LOCAL_SERVER_DIR = '.opsync/server';
 
 export interface ConnectionFlags {
   connectHost?: string;
@@ -34,13 +33,13 @@ export async function openConnection(flags: ConnectionFlags, env: NodeJS.Process
   if (flags.local) {
     // The server (SQLite, metrics) loads only when it is used.
     const { startServer } = await import('./server/index.js');
-    server = await startServer({ host: '127.0.0.1', port: 0, dataDir: flags.localDir ?? LOCAL_SERVER_DIR, quiet: true });
+    server = await startServer({ host: '127.0.0.1', port: 0, dataDir: flags.localDir ?? DEFAULT_DATA_DIR, quiet: true });
     host = server.url;
     token = server.localToken();
     backend = 'local';
   } else {
-    host = flags.connectHost ?? env.OP_CONNECT_HOST ?? '';
-    token = flags.connectToken ?? env.OP_CONNECT_TOKEN ?? '';
+    host = flags.connectHost ?? '';
+    token = flags.connectToken ?? '';
     if (!host) {
       throw new UserError(
         'no Connect server: set OP_CONNECT_HOST and OP_CONNECT_TOKEN (or --connect-host/--connect-token), or pass --local to use the embedded server',

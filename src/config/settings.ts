@@ -1,15 +1,18 @@
 // What a command runs with: flags beat environment variables, which beat opsync.yaml, which beats defaults.
-// The Connect token comes from flags or the environment only.
+// The Connect token comes from flags or the environment only. Commands read these, never the environment.
 
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { UserError } from '../errors.js';
 import type { VaultDefaults } from '../manifest/types.js';
 import { DEFAULT_SAFETY, type SafetyLimits } from '../plan/safety.js';
+import { DEFAULT_DATA_DIR } from '../server/defaults.js';
 import type { ConnectionFlags } from '../session.js';
-import { loadConfig, type ProjectConfig } from './load.js';
+import { loadConfig } from './load.js';
 
-export const DEFAULT_STATE = '.opsync/state.json';
-export const DEFAULT_PARALLELISM = 8;
+const DEFAULT_STATE = '.opsync/state.json';
+const DEFAULT_PARALLELISM = 8;
+/** Also the schema's maximum for opsync.yaml's `parallelism`. */
+const MAX_PARALLELISM = 64;
 
 /** The flags every state- or Connect-using command shares, as commander gives them (unset = absent). */
 export interface CommonFlags {
@@ -22,7 +25,6 @@ export interface CommonFlags {
 }
 
 export interface Settings {
-  config?: ProjectConfig;
   connection: ConnectionFlags;
   state: string;
   parallelism: number;
@@ -32,9 +34,11 @@ export interface Settings {
   vaultDefaults: Record<string, VaultDefaults>;
 }
 
-export function parsePositiveInt(text: string, what: string): number {
+function parseParallelism(text: string, what: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`${what}: "${text}" must be a whole number from 1 to 256`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_PARALLELISM) {
+    throw new UserError(`${what}: "${text}" must be a whole number from 1 to ${MAX_PARALLELISM}`);
+  }
   return n;
 }
 
@@ -46,21 +50,22 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
   const connectHost = local ? undefined : (flags.connectHost ?? envHost ?? (fileLocal ? undefined : config?.host));
   const parallelism =
     flags.parallelism !== undefined
-      ? parsePositiveInt(flags.parallelism, '--parallelism')
+      ? parseParallelism(flags.parallelism, '--parallelism')
       : env.OPSYNC_PARALLELISM
-        ? parsePositiveInt(env.OPSYNC_PARALLELISM, 'OPSYNC_PARALLELISM')
+        ? parseParallelism(env.OPSYNC_PARALLELISM, 'OPSYNC_PARALLELISM')
         : (config?.parallelism ?? DEFAULT_PARALLELISM);
+  const connectToken = flags.connectToken || env.OP_CONNECT_TOKEN || undefined;
+  // Beside opsync.yaml when there is one, as the embedded server's store is; else in the working folder.
+  const root = config?.root ?? cwd;
   return {
-    ...(config ? { config } : {}),
     connection: {
       ...(connectHost ? { connectHost } : {}),
-      ...(flags.connectToken ? { connectToken: flags.connectToken } : {}),
+      ...(connectToken ? { connectToken } : {}),
       local,
       parallelism,
-      // The embedded server's store lives beside opsync.yaml when there is one.
-      localDir: join(config?.root ?? cwd, '.opsync/server'),
+      localDir: join(root, DEFAULT_DATA_DIR),
     },
-    state: flags.state ?? (env.OPSYNC_STATE || undefined) ?? config?.state ?? DEFAULT_STATE,
+    state: flags.state ?? (env.OPSYNC_STATE || undefined) ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE),
     parallelism,
     manifests: config?.manifests ?? [],
     safety: { ...DEFAULT_SAFETY, ...config?.safety },

@@ -19,6 +19,11 @@ describe('opsync.yaml', () => {
     expect(() => loadConfig({ cwd: dir, explicit: 'other.yaml' })).toThrow(UserError);
   });
 
+  it('says which file it cannot read, in one line', () => {
+    const dir = project();
+    expect(() => loadConfig({ cwd: dir, explicit: '.' })).toThrow(/^cannot read config file .*: EISDIR$/);
+  });
+
   it('makes paths absolute against its folder', () => {
     const dir = project('state: s/state.json\nmanifests: [m, n.yaml]\n');
     const c = loadConfig({ cwd: dir })!;
@@ -78,7 +83,27 @@ describe('settings precedence: flags > environment > file > defaults', () => {
     expect(resolveSettings({}, { OP_CONNECT_HOST: 'http://h' }, dir).connection).toMatchObject({ local: false, connectHost: 'http://h' });
   });
 
-  it('refuses a bad parallelism from the environment', () => {
+  it('refuses a bad parallelism from the environment, and over 64 anywhere, as the schema does', () => {
     expect(() => resolveSettings({}, { OPSYNC_PARALLELISM: 'lots' }, project())).toThrow(/OPSYNC_PARALLELISM/);
+    expect(() => resolveSettings({ parallelism: '65' }, {}, project())).toThrow('--parallelism: "65" must be a whole number from 1 to 64');
+    expect(resolveSettings({ parallelism: '64' }, {}, project()).parallelism).toBe(64);
+    expect(() => loadConfig({ cwd: project('parallelism: 65\n') })).toThrow(/parallelism must be <= 64/);
+  });
+
+  it('keeps the default state beside opsync.yaml, as the embedded store is, and in the working folder without one', () => {
+    const dir = project('connect: { host: local }\n');
+    const elsewhere = project();
+    const s = resolveSettings({ config: join(dir, 'opsync.yaml') }, {}, elsewhere);
+    expect(join(elsewhere, s.state)).toBe(join(dir, '.opsync/state.json'));
+    expect(s.connection.localDir).toBe(join(dir, '.opsync/server'));
+    expect(resolveSettings({}, {}, elsewhere).state).toBe('.opsync/state.json');
+    expect(resolveSettings({}, {}, dir).state).toBe('.opsync/state.json');
+  });
+
+  it('takes the token from the flag over OP_CONNECT_TOKEN, and never from the file', () => {
+    const dir = project('connect: { host: http://h }\n');
+    expect(resolveSettings({}, { OP_CONNECT_TOKEN: 'env-token' }, dir).connection.connectToken).toBe('env-token');
+    expect(resolveSettings({ connectToken: 'flag-token' }, { OP_CONNECT_TOKEN: 'env-token' }, dir).connection.connectToken).toBe('flag-token');
+    expect(resolveSettings({}, {}, dir).connection.connectToken).toBeUndefined();
   });
 });
