@@ -34,6 +34,14 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 export const FIELD_PURPOSES = ['USERNAME', 'PASSWORD', 'NOTES'] as const;
 export type FieldPurpose = (typeof FIELD_PURPOSES)[number];
 
+/**
+ * A field whose value is a secret, as 1Password conceals it: concealed and one-time-password fields, and
+ * the password of a login. Manifests refuse literals there, plans never show them, export never writes them.
+ */
+export function isSecretField(type: FieldType | undefined, purpose: FieldPurpose | undefined): boolean {
+  return type === 'CONCEALED' || type === 'TOTP' || type === 'OTP' || purpose === 'PASSWORD';
+}
+
 export const CHARACTER_SETS = ['LETTERS', 'DIGITS', 'SYMBOLS'] as const;
 export type CharacterSet = (typeof CHARACTER_SETS)[number];
 

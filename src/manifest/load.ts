@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import type { FieldType, GeneratorRecipe, ItemCategory } from '../connect/types.js';
+import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory } from '../connect/types.js';
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
 import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
@@ -23,8 +23,6 @@ export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
   const file = d.file.startsWith('/') ? relative(cwd, d.file) || d.file : d.file;
   return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;
 }
-
-const SECRET_TYPES: ReadonlySet<FieldType> = new Set(['CONCEALED', 'TOTP', 'OTP']);
 
 function listFiles(path: string, out: string[]): void {
   for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -186,7 +184,7 @@ function buildDocument(
       else source = { kind: 'ref', ref: value.ref as string };
 
       const type = (f.type as FieldType | undefined) ?? (purpose === 'PASSWORD' || gen ? 'CONCEALED' : 'STRING');
-      const secretField = SECRET_TYPES.has(type) || purpose === 'PASSWORD';
+      const secretField = isSecretField(type, purpose);
       const vpos = pos([...at, 'fields', fkey, 'value'], false);
       if (source.kind === 'literal' && secretField && f.allowLiteral !== true) {
         error(vpos, `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);

@@ -1,13 +1,13 @@
 // Desired items in Connect's shape: the bodies opsync sends, and how fields and sections are matched to live.
 // Pure functions; values come in as a map resolved elsewhere.
 
-import type { Field, FullItem, ItemInput, Section, Url } from '../connect/types.js';
+import { isSecretField, type Field, type FullItem, type ItemInput, type Section, type Url } from '../connect/types.js';
 import type { DesiredField, DesiredItem } from '../manifest/types.js';
 import type { ResolvedValues } from './digest.js';
 
 /** A field or section whose value must never be shown, judged from what live says. */
 export function liveFieldSensitive(f: Field): boolean {
-  return f.type === 'CONCEALED' || f.type === 'TOTP' || f.type === 'OTP' || f.purpose === 'PASSWORD';
+  return isSecretField(f.type, f.purpose);
 }
 
 /** Desired section key -> live section id, matched by id first, then by label. */
