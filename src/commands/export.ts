@@ -3,10 +3,11 @@
 //
 // The manifest is first written to a hidden temporary file next to its destination and loaded back exactly
 // as plan loads it (with the variables set to the live values): that yields the desired items whose digests
-// the state records, and a self-check that plan would find nothing to change. Only then is it moved into
-// place (never over an existing file), the values file written (0600), and the state updated.
+// the state records, and a self-check that plan would find nothing to change. Only then are the manifest and
+// the values file (0600) moved into place, both or neither and never over an existing file, and the state
+// updated.
 
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { FullItem } from '../connect/types.js';
 import { UserError } from '../errors.js';
@@ -55,6 +56,9 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A word for a shell command line: as it is when nothing in it is special, else single-quoted. */
+const shellArg = (word: string) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(word) ? word : shellQuote(word));
+
 /** NAME='value' lines that `set -a; . FILE; set +a` loads. */
 export function valuesFileText(variables: ExportVariable[]): string {
   const head =
@@ -67,7 +71,7 @@ function fsError(action: string, path: string, err: unknown): UserError {
   return new UserError(`cannot ${action} ${shown(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
 }
 
-/** Writes `text` to a new file `path` with `mode`, fsynced. Fails if it exists. */
+/** Writes `text` to a new file `path` with `mode` (less what the umask takes away), fsynced. Fails if it exists. */
 function writeNew(path: string, text: string, mode: number): void {
   const fd = openSync(path, 'wx', mode);
   try {
@@ -76,8 +80,9 @@ function writeNew(path: string, text: string, mode: number): void {
   } finally {
     closeSync(fd);
   }
-  chmodSync(path, mode); // the umask may have taken bits away; never adds any beyond `mode`
 }
+
+const exists = (path: string) => `${shown(path)} already exists; export never overwrites a file: move it away or pass another`;
 
 /** Moves `tmp` to `path` unless `path` exists (a hard link is atomic and never replaces anything). */
 function publishNew(tmp: string, path: string): void {
@@ -86,11 +91,11 @@ function publishNew(tmp: string, path: string): void {
     return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new UserError(`${shown(path)} already exists; export never overwrites a file: move it away or pass another --out`);
+    if (code === 'EEXIST') throw new UserError(`${exists(path)} name`);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw fsError('write', path, err);
   }
   // No hard links on this file system: check, then rename.
-  if (existsSync(path)) throw new UserError(`${shown(path)} already exists; export never overwrites a file: move it away or pass another --out`);
+  if (existsSync(path)) throw new UserError(`${exists(path)} name`);
   renameSync(tmp, path);
 }
 
@@ -103,7 +108,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
     const vault = await client.findVault(flags.vault);
     if (!vault) throw new UserError(`vault "${flags.vault}" not found, or this token cannot see it`);
     const file = join(outDir, `${slug(vault.name) || 'vault'}.yaml`);
-    if (existsSync(file)) throw new UserError(`${shown(file)} already exists; export never overwrites a file: move it away or pass another --out`);
+    if (existsSync(file)) throw new UserError(`${exists(file)} --out`);
     if (valuesPath === file) throw new UserError(`--values-file ${shown(valuesPath)} is the manifest export writes; the values must go to a file of their own`);
     if (valuesPath !== undefined && /\.ya?ml$/.test(valuesPath) && valuesPath.startsWith(outDir + sep)) {
       throw new UserError(`--values-file ${shown(valuesPath)} would be read as a manifest in ${shown(outDir)}; give it another name or folder`);
@@ -112,6 +117,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
       // Checked before anything is written, so that a values file that cannot be written fails early.
       if (!isDirectory(dirname(valuesPath))) throw new UserError(`--values-file ${shown(valuesPath)}: folder ${shown(dirname(valuesPath))} does not exist`);
       if (isDirectory(valuesPath)) throw new UserError(`--values-file ${shown(valuesPath)} is a folder; name a file`);
+      if (existsSync(valuesPath)) throw new UserError(`--values-file ${exists(valuesPath)} file name`);
     }
 
     const summaries = await client.listItems(vault.id, flags.filter);
@@ -124,12 +130,13 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
     try {
       if (store) {
         checkBackend(store.state, flags.state, conn.backend);
+        const managed = new Map(Object.values(store.state.resources).map((r) => [r.itemId, r.address]));
         const problems: string[] = [];
         for (const e of result.items) {
           const held = store.state.resources[e.address];
           if (held) problems.push(`${e.address} is already in state (item ${held.itemId})`);
-          const other = Object.values(store.state.resources).find((r) => r.itemId === e.live.id && r.address !== e.address);
-          if (other) problems.push(`item ${e.live.id} ("${e.live.title}") is already managed as ${other.address}`);
+          const other = managed.get(e.live.id);
+          if (other !== undefined && other !== e.address) problems.push(`item ${e.live.id} ("${e.live.title}") is already managed as ${other}`);
         }
         if (problems.length > 0) {
           throw new UserError(
@@ -144,37 +151,45 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
         throw fsError('create folder', outDir, err);
       }
       const tmp = join(outDir, `.${basename(file)}.${process.pid}.tmp`);
+      const vtmp = valuesPath !== undefined ? join(dirname(valuesPath), `.${basename(valuesPath)}.${process.pid}.tmp`) : undefined;
       let entries: StateResource[];
       try {
-        try {
-          writeNew(tmp, result.text, 0o644);
-        } catch (err) {
-          throw fsError('write', tmp, err);
-        }
+        const write = (path: string, text: string, mode: number) => {
+          try {
+            writeNew(path, text, mode);
+          } catch (err) {
+            throw fsError('write', path, err);
+          }
+        };
+        write(tmp, result.text, 0o644);
         entries = await checkRoundTrip(tmp, result, vault, flags, conn, io);
+        if (vtmp !== undefined) write(vtmp, valuesFileText(result.variables), 0o600);
+        // Both files or neither: the manifest is taken back if the values file cannot be put in place.
         publishNew(tmp, file);
+        if (vtmp !== undefined && valuesPath !== undefined) {
+          try {
+            publishNew(vtmp, valuesPath);
+          } catch (err) {
+            rmSync(file, { force: true });
+            throw err;
+          }
+        }
       } finally {
         rmSync(tmp, { force: true });
+        if (vtmp !== undefined) rmSync(vtmp, { force: true });
       }
 
       const n = result.items.length;
       const m = result.variables.length;
       for (const v of result.variables) io.out(`${v.name}\t${v.address}\tfield ${v.fieldKey}\n`);
       io.err(`Exported ${n} item(s) from vault ${vault.name} to ${shown(file)}; ${m} secret value(s) to provide through the environment.\n`);
-
+      io.err(`Fields that 1Password does not conceal (notes included) are written as they are: read ${shown(file)} before you commit it.\n`);
       if (valuesPath !== undefined) {
-        const vtmp = join(dirname(valuesPath), `.${basename(valuesPath)}.${process.pid}.tmp`);
-        try {
-          writeNew(vtmp, valuesFileText(result.variables), 0o600);
-          renameSync(vtmp, valuesPath);
-        } catch (err) {
-          throw fsError('write', valuesPath, err);
-        } finally {
-          rmSync(vtmp, { force: true });
-        }
+        const path = shown(valuesPath);
         io.err(
-          `Wrote the ${m} secret value(s) to ${shown(valuesPath)} (mode 0600): it holds secret values, never commit it. ` +
-            `Load it with: set -a; . ${shown(valuesPath).startsWith('/') ? '' : './'}${shown(valuesPath)}; set +a\n`,
+          `Wrote the ${m} secret value(s) to ${path} (mode 0600): it holds secret values, never commit it` +
+            `${basename(valuesPath).endsWith('.values.env') ? '' : ' (`opsync init` has git ignore *.values.env; this name is not one)'}. ` +
+            `Load it with: set -a; . ${shellArg(path.startsWith('/') ? path : `./${path}`)}; set +a\n`,
         );
       }
 

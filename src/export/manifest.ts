@@ -16,6 +16,7 @@ import {
   FIELD_PURPOSES,
   FIELD_TYPES,
   ITEM_CATEGORIES,
+  isSecretField,
   type Field,
   type FieldPurpose,
   type FieldType,
@@ -63,15 +64,9 @@ export interface ExportResult {
 /** The schema's pattern for section keys (they become section ids). */
 export const SECTION_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const VAULT_REF = /^[^/]+$/;
-const SECRET_TYPES: ReadonlySet<string> = new Set<FieldType>(['CONCEALED', 'TOTP', 'OTP']);
 
 const uriFormat = fullFormats.uri as (s: string) => boolean;
 const isUri = (href: unknown): href is string => typeof href === 'string' && uriFormat(href);
-
-/** Secret as the manifest loader and plans judge it (same rule as liveFieldSensitive). */
-export function isSecretField(type: FieldType, purpose: FieldPurpose | undefined): boolean {
-  return SECRET_TYPES.has(type) || purpose === 'PASSWORD';
-}
 
 type YamlField = string | Record<string, unknown>;
 
@@ -290,11 +285,19 @@ export function buildExport(input: ExportInput): ExportResult {
 }
 
 const HEADER =
-  '# Written by `opsync export`. No secret value is in this file: each secret field reads the environment\n' +
-  '# variable its `{ env: NAME }` names (`opsync export` listed them; `--values-file` writes them out).\n';
+  '# Written by `opsync export`. No concealed value (password, concealed or one-time-password field) is in\n' +
+  '# this file: each reads the environment variable its `{ env: NAME }` names (`opsync export` listed them;\n' +
+  '# `--values-file` writes them out). Other fields, notes included, are as 1Password holds them: read this\n' +
+  '# file before you commit it.\n';
+
+/** Words and characters a plain scalar can hold in any place (keys, values, flow collections) and still read as itself. */
+const PLAIN_SAFE = /^[A-Za-z][A-Za-z0-9 _./@+-]*$/;
+const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n)$/i;
 
 /** True when this string, as a value and as a key, reads back as itself. */
 function roundTrips(text: string): boolean {
+  // Most titles, labels and tags: decided without rendering three documents each.
+  if (PLAIN_SAFE.test(text) && !text.endsWith(' ') && !YAML_WORDS.test(text)) return true;
   // A block scalar would keep trailing blanks that editors strip without a word: quote those instead.
   if (text.includes('\n') && /[ \t]$/m.test(text)) return false;
   const asKey: Record<string, string> = {};

@@ -16,6 +16,9 @@
 // are trimmed: vault "Production", item "db-primary", field "connection.api key" ->
 // OPSYNC_PRODUCTION_DB_PRIMARY_CONNECTION_API_KEY. When two fields of one export give the same name,
 // the later ones get "_2", "_3", ... (the first free one), so every variable of an export is distinct.
+// opsync's own variables (OPSYNC_STATE, OPSYNC_CONFIG, ...) are never given out: a name that would be one
+// (vault "state" with nothing else that survives the rule, say) gets "_2" too, so that loading the values
+// file can never turn a secret into a setting.
 
 /** Lowercase; runs of characters outside [a-z0-9] -> "-"; trimmed of "-". May be empty. */
 export function slug(text: string): string {
@@ -46,9 +49,12 @@ export function envNameBase(vault: string, itemKey: string, fieldKey: string): s
     .replace(/^_+|_+$/g, '');
 }
 
-/** Allocates the environment variables of one export: every name distinct. */
+/** The variables opsync itself reads. */
+const OWN_VARIABLES = ['OPSYNC_CONFIG', 'OPSYNC_DIGEST_KEY', 'OPSYNC_PARALLELISM', 'OPSYNC_STATE'];
+
+/** Allocates the environment variables of one export: every name distinct, none of opsync's own. */
 export class EnvNames {
-  private readonly used = new Set<string>();
+  private readonly used = new Set<string>(OWN_VARIABLES);
 
   next(vault: string, itemKey: string, fieldKey: string): string {
     return uniqueName(envNameBase(vault, itemKey, fieldKey), this.used, '_');

@@ -2,7 +2,7 @@
 // Export, fill the environment from the values file, and plan shows no changes; no secret value anywhere
 // but the 0600 values file.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -255,5 +255,13 @@ describe('opsync export', () => {
     const same = await cli(['export', '--vault', 'Staging', '--out', '.', '--values-file', 'staging.yaml']);
     expect(same.code).toBe(1);
     expect(same.stderr).toContain('is the manifest export writes');
+
+    // An existing values file (a .env, say) is never replaced, and then no manifest is written either.
+    writeFileSync(join(dir, '.env'), 'KEEP=1\n');
+    const kept = await cli(['export', '--vault', 'Staging', '--out', 'st', '--values-file', '.env']);
+    expect(kept.code).toBe(1);
+    expect(kept.stderr).toBe('opsync: error: --values-file .env already exists; export never overwrites a file: move it away or pass another file name\n');
+    expect(read('.env')).toBe('KEEP=1\n');
+    expect(existsSync(join(dir, 'st'))).toBe(false);
   });
 });

@@ -36,3 +36,13 @@ describe('environment variable names', () => {
     expect(names.next('V', 'a', 'b_c_2')).toBe('OPSYNC_V_A_B_C_2_2');
   });
 });
+
+describe('opsync\'s own variables', () => {
+  it('are never given to a secret, so that loading the values file cannot change a setting', () => {
+    const names = new EnvNames();
+    expect(names.next('Продакшн', 'state', 'Пароль')).toBe('OPSYNC_STATE_2');
+    expect(names.next('digest', 'key', '')).toBe('OPSYNC_DIGEST_KEY_2');
+    expect(names.next('', 'config', '')).toBe('OPSYNC_CONFIG_2');
+    expect(names.next('', 'parallelism', '')).toBe('OPSYNC_PARALLELISM_2');
+  });
+});
