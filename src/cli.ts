@@ -48,7 +48,7 @@ function withConnection(cmd: Command): Command {
   return cmd
     .option('--connect-host <url>', 'Connect server URL (default: $OP_CONNECT_HOST, then connect.host in opsync.yaml)')
     .option('--connect-token <token>', 'Connect token (default: $OP_CONNECT_TOKEN)')
-    .option('--local', 'use the embedded server, its store in .opsync/server')
+    .option('--local', 'use the embedded server (its store in .opsync/server beside opsync.yaml)')
     .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json)');
 }
 
@@ -155,7 +155,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
     );
 
-  withApply(withPlanning(program.command('refresh')))
+  withLock(withPlanning(program.command('refresh')))
     .description('update state versions from live where live matches the manifests; report drift')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .action((paths: string[], raw: RawFlags, cmd: Command) =>

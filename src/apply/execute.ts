@@ -10,7 +10,7 @@ import type { DesiredItem } from '../manifest/types.js';
 import { desiredDigest } from '../plan/digest.js';
 import { createBody, diffItem } from '../plan/diff.js';
 import { createResolver } from '../plan/resolve.js';
-import type { Plan, ResourceChange } from '../plan/types.js';
+import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateStore } from '../state/store.js';
 import type { StateResource } from '../state/types.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
@@ -131,7 +131,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     switch (change.action) {
       case 'noop': {
         const st = store.state.resources[change.movedFrom ?? change.address];
-        if (st && !change.adopt && st.version === change.plannedVersion && st.digest === change.desiredDigest && !change.movedFrom) return;
+        if (st && !change.adopt && st.version === change.plannedVersion && st.digest === change.desiredDigest && !changesStateOnly(change)) return;
         // State-only: live already matches; record what the plan saw, without another request.
         const seen = { id: change.itemId!, version: change.plannedVersion!, title: change.title, category: change.category, vault: { id: change.vault.id! } };
         record(change, seen as FullItem, change.desired!);

@@ -75,9 +75,15 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
     if (!approved || !result) return 1; // the interface has said that nothing was changed
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   }
-  io.out(renderPlanText(plan, { color: io.color }));
+  await showPlan(plan, flags.format, io);
   if (!flags.autoApprove) {
-    throw new UserError('apply needs --auto-approve when not run on a terminal; nothing was changed');
+    // On a terminal with --format: the plan as asked, then a plain question instead of the Ink interface.
+    if (!io.ask) throw new UserError('apply needs --auto-approve when not run on a terminal; nothing was changed');
+    const answer = await io.ask(`\nApply these changes to ${plan.connectHost}? Only "y" applies; anything else aborts: `);
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      io.err('Aborted: nothing was changed.\n');
+      return 1;
+    }
   }
   const controller = new AbortController();
   const onSignal = () => {
@@ -99,6 +105,9 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
 
 export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
   const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0], io.env) : undefined;
+  if (planFile?.connectHost === 'local' && !flags.local) {
+    throw new UserError(`${paths[0]} was planned against the embedded server: apply it with --local (or connect.host: local in opsync.yaml)`);
+  }
   // destroy needs no manifests: the state knows every managed item, and whether it is protected.
   const manifest = planFile
     ? undefined

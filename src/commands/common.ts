@@ -15,6 +15,21 @@ export interface IO {
   /** stdin and stdout are a terminal, outside CI: Ink interfaces and prompts are allowed. */
   interactive: boolean;
   color: boolean;
+  /** Asks on the terminal and returns the line typed (interactive only). */
+  ask?(question: string): Promise<string>;
+}
+
+/** One line from the terminal: the question on stderr, so that stdout stays the plan. */
+async function askTerminal(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } catch {
+    return ''; // Ctrl-C or Ctrl-D: no answer, so no
+  } finally {
+    rl.close();
+  }
 }
 
 export function processIO(noColor: boolean): IO {
@@ -27,6 +42,7 @@ export function processIO(noColor: boolean): IO {
     env,
     interactive,
     color: interactive && !noColor && !('NO_COLOR' in env && env.NO_COLOR !== ''),
+    ...(interactive ? { ask: askTerminal } : {}),
   };
 }
 

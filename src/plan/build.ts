@@ -128,6 +128,10 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
       ...(movedFrom.has(d.address) ? { movedFrom: movedFrom.get(d.address) } : {}),
     };
     if (movedFrom.has(d.address)) base.reasons.push(`moved from ${movedFrom.get(d.address)}`);
+    if (st && (st.protect === true) !== (d.protect === true)) {
+      base.protectChanged = true;
+      base.reasons.push(d.protect ? 'protect: true (recorded in state)' : 'protect removed (recorded in state)');
+    }
     const live = await listing(vault.id);
 
     const create = (reasons: string[]): ResourceChange => ({ ...base, action: 'create', reasons: [...base.reasons, ...reasons], changes: createChanges(d) });

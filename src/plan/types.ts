@@ -62,6 +62,8 @@ export interface ResourceChange {
   /** Keyed digest of the desired spec with its resolved values; apply re-resolves and must match. */
   desiredDigest?: string;
   protect?: boolean;
+  /** The manifest turned `protect` on or off since the state last recorded it: apply records it (state only). */
+  protectChanged?: boolean;
   /** The address this resource had in state before a `moved` block renamed it. */
   movedFrom?: string;
   /** Generated fields (by key) that this change regenerates. */
@@ -101,8 +103,13 @@ export interface Plan {
   summary: PlanSummary;
 }
 
+/** A noop whose item stays as it is but whose state entry changes: a moved address, a protect flag. */
+export function changesStateOnly(c: ResourceChange): boolean {
+  return c.action === 'noop' && (c.movedFrom !== undefined || c.protectChanged === true);
+}
+
 export function hasChanges(plan: Plan): boolean {
-  return plan.changes.some((c) => c.action !== 'noop' || c.movedFrom !== undefined || (c.drift !== undefined && !c.drift.ignored));
+  return plan.changes.some((c) => c.action !== 'noop' || changesStateOnly(c) || (c.drift !== undefined && !c.drift.ignored));
 }
 
 export function summarise(changes: ResourceChange[]): PlanSummary {

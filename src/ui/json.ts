@@ -34,6 +34,7 @@ export interface PlanJsonResourceChange {
   adopt?: boolean;
   forget_only?: boolean;
   protect?: boolean;
+  protect_changed?: boolean;
   moved_from?: string;
   rotate?: string[];
 }
@@ -91,6 +92,7 @@ function resourceToJson(c: ResourceChange): PlanJsonResourceChange {
   if (c.adopt) out.adopt = true;
   if (c.forgetOnly) out.forget_only = true;
   if (c.protect) out.protect = true;
+  if (c.protectChanged) out.protect_changed = true;
   if (c.movedFrom) out.moved_from = c.movedFrom;
   if (c.rotate?.length) out.rotate = [...c.rotate];
   return out;

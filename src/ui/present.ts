@@ -2,7 +2,7 @@
 // Presentation only: which items change, and how, is the engine's decision, recorded in the Plan.
 
 import { structuredPatch } from 'diff';
-import type { AttrChange, Plan, PlanDiagnostic, PlanSummary, ResourceChange } from '../plan/types.js';
+import { changesStateOnly, type AttrChange, type Plan, type PlanDiagnostic, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import type { Style } from './color.js';
 import { formatValue, inline, multiline } from './sanitize.js';
 
@@ -132,15 +132,15 @@ export function rowLines(r: AttrRow, indent: string): StyledLine[] {
   return [{ text: detail ? `${head}: ${detail}` : head, style }];
 }
 
-/** Whether a change is shown as a block: it acts, its item drifted, or its address moved. */
+/** Whether a change is shown as a block: it acts, its item drifted, or only its state entry changes. */
 export function isShown(c: ResourceChange): boolean {
-  return c.action !== 'noop' || c.drift !== undefined || c.movedFrom !== undefined;
+  return c.action !== 'noop' || c.drift !== undefined || changesStateOnly(c);
 }
 
 export interface ActionLabel {
   /** "+", "~", "-/+", "-", "!", ">" */
   marker: string;
-  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "drift", "moved" */
+  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "drift", "moved", "protect", "unprotect" */
   words: string;
   style: Style;
 }
@@ -161,6 +161,7 @@ export function actionLabel(c: ResourceChange): ActionLabel {
       return { marker: '-', words: c.forgetOnly ? 'delete (forget only)' : 'delete', style: 'remove' };
     case 'noop':
       if (!c.drift && c.movedFrom) return { marker: '>', words: 'moved', style: 'change' };
+      if (!c.drift && c.protectChanged) return { marker: '>', words: c.protect ? 'protect' : 'unprotect', style: 'change' };
       return { marker: '!', words: c.drift?.ignored ? 'drift (ignored)' : 'drift', style: 'drift' };
   }
 }

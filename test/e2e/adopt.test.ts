@@ -282,6 +282,15 @@ describe('opsync init', () => {
     expect(readFileSync(join(project, 'opsync.yaml'), 'utf8')).toBe('parallelism: 2\n');
     expect(readFileSync(join(project, '.gitignore'), 'utf8').match(/\.opsync\//g)).toHaveLength(1);
 
+    // A plan saved against the embedded server says how to apply it when --local is missing.
+    r = await run(['plan', 'manifests', '--local', '--out', 'p.opsplan']);
+    expect(r.code, r.stderr).toBe(0);
+    r = await run(['apply', 'p.opsplan', '--auto-approve']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('opsync: error: p.opsplan was planned against the embedded server: apply it with --local (or connect.host: local in opsync.yaml)\n');
+    r = await run(['apply', 'p.opsplan', '--local', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+
     r = await run(['init', '--dir', 'opsync.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^opsync: error: opsync init: cannot create or update opsync.yaml: E[A-Z]+\n$/);

@@ -164,6 +164,33 @@ items:
     expect(await liveByTitle('Production', 'B')).toHaveLength(1);
   });
 
+  it('records protect set or removed on an unchanged item, so that a destroy from the state alone honours it', async () => {
+    const item = (protect: string) => `vault: Production\nitems:\n  c: { title: C, category: LOGIN,${protect} fields: { user: app } }\n`;
+    write('m.yaml', item(''));
+    expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
+
+    write('m.yaml', item(' protect: true,'));
+    let r = await cli(['plan', 'm.yaml', '--detailed-exitcode']);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stdout).toContain('> protect Production/c');
+    expect(r.stdout).toContain('because: protect: true (recorded in state)');
+    r = await cli(['apply', 'm.yaml', '--auto-approve']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(state().resources['Production/c'].protect).toBe(true);
+    expect((await cli(['plan', 'm.yaml', '--detailed-exitcode'])).code).toBe(0);
+    r = await cli(['destroy', '--auto-approve']);
+    expect(r.code).toBe(1);
+    expect(await liveByTitle('Production', 'C')).toHaveLength(1);
+
+    write('m.yaml', item(''));
+    r = await cli(['plan', 'm.yaml', '--format', 'json']);
+    expect(JSON.parse(r.stdout).resource_changes[0]).toMatchObject({ address: 'Production/c', action: 'noop', protect_changed: true });
+    expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
+    expect(state().resources['Production/c'].protect).toBeUndefined();
+    expect((await cli(['destroy', '--auto-approve'])).code).toBe(0);
+    expect(await liveByTitle('Production', 'C')).toEqual([]);
+  });
+
   it('replaces an item whose category changed, and destroys everything managed', async () => {
     write('m.yaml', `vault: Production
 items:

@@ -53,3 +53,39 @@ it.skipIf(!hasTmux)('approves and applies through the Ink interface on a termina
   expect(await client.listItems(vault.id, filterEq('title', 'From a terminal'))).toHaveLength(1);
   await client.close();
 });
+
+it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a plain question: only "y" applies', async () => {
+  const dir = tempProject({
+    'm.yaml': 'vault: Private\nitems:\n  asked:\n    title: Asked in text\n    category: LOGIN\n    fields:\n      username: me\n',
+  });
+  const client = new ConnectClient({ host: srv.url, token: srv.token });
+  const vault = (await client.findVault('Private'))!;
+  const run = async (answer: string): Promise<string> => {
+    const name = `${session}-text`;
+    const command = `env -u CI NO_COLOR=1 OP_CONNECT_HOST=${srv.url} OP_CONNECT_TOKEN=${srv.token} ${process.execPath} ${BIN} apply m.yaml --format text; echo "EXIT=$?"; sleep 60`;
+    tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', dir, command);
+    try {
+      const shown = async (pattern: RegExp) => {
+        for (let i = 0; i < 300; i++) {
+          const text = tmux('capture-pane', '-p', '-t', name);
+          if (pattern.test(text)) return text;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`never showed ${pattern}:\n${tmux('capture-pane', '-p', '-t', name)}`);
+      };
+      const asked = await shown(/anything else aborts/);
+      expect(asked).toContain('+ create Private/asked');
+      tmux('send-keys', '-t', name, answer, 'Enter');
+      return await shown(/EXIT=\d+/);
+    } finally {
+      tmux('kill-session', '-t', name);
+    }
+  };
+  const declined = await run('n');
+  expect(declined).toContain('Aborted: nothing was changed.');
+  expect(declined).toContain('EXIT=1');
+  expect(await client.listItems(vault.id, filterEq('title', 'Asked in text'))).toHaveLength(0);
+  expect(await run('y')).toContain('EXIT=0');
+  expect(await client.listItems(vault.id, filterEq('title', 'Asked in text'))).toHaveLength(1);
+  await client.close();
+});
