@@ -2,7 +2,9 @@
 // The address must be declared in the manifests (else the next plan would delete the item); the next plan
 // compares the item in full and shows what it takes to reach the manifest.
 
-import type { ItemSummary } from '../connect/types.js';
+import { filterEq } from '../connect/client.js';
+import { ConnectError } from '../connect/errors.js';
+import { CONNECT_ID, type ItemSummary } from '../connect/types.js';
 import { UserError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
@@ -14,10 +16,8 @@ export interface ImportFlags extends ConnectionFlags {
   lockTimeoutMs: number;
 }
 
-const ID = /^[a-z0-9]{26}$/;
-
 /** "VAULT/ITEM": the vault is everything before the first "/" (vault names and ids have none). */
-export function parseItemRef(ref: string): { vault: string; item: string } {
+function parseItemRef(ref: string): { vault: string; item: string } {
   const i = ref.indexOf('/');
   if (i <= 0 || i === ref.length - 1) throw new UserError(`"${ref}" does not name an item: write VAULT/ITEM, each by name (title) or id`);
   return { vault: ref.slice(0, i), item: ref.slice(i + 1) };
@@ -35,14 +35,19 @@ export async function importCommand(address: string, ref: string, manifest: Mani
   try {
     const vault = await conn.client.findVault(vaultRef);
     if (!vault) throw new UserError(`vault "${vaultRef}" not found, or this token cannot see it`);
-    const manifestVault = await conn.client.findVault(desired.vault);
-    if (manifestVault?.id !== vault.id) {
+    // The manifest names this vault (by id or name) or another one.
+    if (desired.vault !== vault.id && desired.vault !== vault.name) {
       throw new UserError(`${address} is declared in vault "${desired.vault}" but ${ref} is in vault ${vault.name}; an item cannot change vaults`);
     }
-    const items = await conn.client.listItems(vault.id);
-    let found: ItemSummary | undefined = ID.test(itemRef) ? items.find((s) => s.id === itemRef) : undefined;
+    let found: ItemSummary | undefined;
+    if (CONNECT_ID.test(itemRef)) {
+      found = await conn.client.getItem(vault.id, itemRef).catch((err: unknown) => {
+        if (err instanceof ConnectError && err.status === 404) return undefined; // then it may be a title
+        throw err;
+      });
+    }
     if (!found) {
-      const byTitle = items.filter((s) => s.title === itemRef);
+      const byTitle = (await conn.client.listItems(vault.id, filterEq('title', itemRef))).filter((s) => s.title === itemRef);
       if (byTitle.length > 1) {
         throw new UserError(`${byTitle.length} items in vault ${vault.name} are titled "${itemRef}" (${byTitle.map((s) => s.id).join(', ')}); import one by id`);
       }

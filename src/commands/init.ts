@@ -16,7 +16,7 @@ export interface InitFlags {
   host?: string;
 }
 
-export const GITIGNORE_LINES = ['.opsync/', '*.opsplan', '*.values.env'];
+const GITIGNORE_LINES = ['.opsync/', '*.opsplan', '*.values.env'];
 
 function configText(host: string): string {
   return `# opsync project settings (schemas/config.schema.json). Flags beat environment variables, which beat

@@ -62,7 +62,7 @@ export interface ExportResult {
 }
 
 /** The schema's pattern for section keys (they become section ids). */
-export const SECTION_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const SECTION_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const VAULT_REF = /^[^/]+$/;
 
 const uriFormat = fullFormats.uri as (s: string) => boolean;

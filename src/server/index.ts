@@ -44,7 +44,6 @@ export interface ServerHandle {
 }
 
 import { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
-export { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE };
 const SERVER_ACTOR_KEY = 'server_actor';
 
 /** Opens (creating if needed) the store of a data directory, or an in-memory one. */
@@ -52,11 +51,11 @@ export function openStore(opts: { dataDir?: string; memory?: boolean }): { store
   if (opts.memory) return { store: new Store(':memory:') };
   const dir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // The store holds secret values: its owner alone may read it. SQLite gives its -wal and -shm files
-  // the main file's permissions, so creating that one 0600 covers all three.
+  // The store holds secret values: its owner alone may read it. SQLite gives the -wal and -shm files it
+  // creates the main file's permissions; ones left by an older run (or a kill -9) are narrowed too.
   const file = join(dir, DB_FILE);
   closeSync(openSync(file, 'a', 0o600));
-  chmodSync(file, 0o600);
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   return { store: new Store(file), dir };
 }
 

@@ -2,7 +2,7 @@
 // lets an in-flight request finish on SIGTERM, and `server token create` prints a scoped token.
 
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -104,12 +104,17 @@ describe('opsync server (process)', () => {
     // kill -9 right after a committed write: the write is there on the next start (WAL).
     second.child.kill('SIGKILL');
     await second.exited;
+    // A -wal left world-readable (by an older opsync, say) is narrowed to 0600 at the next start.
+    const wal = join(data, 'opsync.db-wal');
+    expect(existsSync(wal)).toBe(true);
+    chmodSync(wal, 0o644);
     // A deleted token file is replaced at start (the start-up line promises it); old tokens stay valid.
     rmSync(join(data, 'token'));
     const third = await startServerProcess(dir, ['--data', data]);
     const fresh = readFileSync(join(data, 'token'), 'utf8').trim();
     expect(fresh).not.toBe(token);
     expect(mode(join(data, 'token'))).toBe(0o600);
+    expect(mode(wal)).toBe(0o600);
     expect((await client(third.url, fresh)('GET', '/v1/vaults')).status).toBe(200);
     call = client(third.url, token);
     const again = await call<{ title: string; version: number }>('GET', `/v1/vaults/${vault}/items/${created.body.id}`);
