@@ -21,6 +21,7 @@ import {
   type BackoffPolicy,
 } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { UserError } from '../errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -99,16 +100,18 @@ const TIMEOUT_CODES = new Set(['TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BO
 /** Where Connect lives: origin for the pool, path prefix for requests (a Connect behind a reverse proxy path). */
 export function parseHost(host: string): { origin: string; basePath: string; display: string } {
   const trimmed = host.trim();
+  // Never echo credentials a URL may carry (user:password@).
+  const shown = trimmed.replace(/\/\/[^/@]*@/, '//***@');
   if (!/^https?:\/\//i.test(trimmed)) {
-    throw new Error(`Connect host "${trimmed}" must be an http:// or https:// URL, e.g. http://localhost:8080`);
+    throw new UserError(`Connect host "${shown}" must be an http:// or https:// URL, e.g. http://localhost:8080`);
   }
   let url: URL;
   try {
     url = new URL(trimmed);
   } catch {
-    throw new Error(`Connect host "${trimmed}" is not a valid URL, e.g. http://localhost:8080`);
+    throw new UserError(`Connect host "${shown}" is not a valid URL, e.g. http://localhost:8080`);
   }
-  if (url.search || url.hash) throw new Error(`Connect host "${url.origin}" must not carry a query or fragment`);
+  if (url.search || url.hash) throw new UserError(`Connect host "${url.origin}" must not carry a query or fragment`);
   const basePath = url.pathname.replace(/\/+$/, '');
   return { origin: url.origin, basePath, display: url.origin + basePath };
 }
@@ -117,7 +120,6 @@ export class Transport {
   readonly stats: RequestStats = { total: 0, byOperation: {}, retries: 0 };
   private readonly pool: Pool;
   private readonly semaphore: Semaphore;
-  private readonly origin: string;
   private readonly basePath: string;
   /** The host as shown in messages: no credentials, no trailing slash. */
   readonly hostDisplay: string;
@@ -125,7 +127,6 @@ export class Transport {
 
   constructor(private readonly opts: TransportOptions) {
     const { origin, basePath, display } = parseHost(opts.host);
-    this.origin = origin;
     this.basePath = basePath;
     this.hostDisplay = display;
     this.token = opts.token.trim();

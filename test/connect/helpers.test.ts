@@ -5,6 +5,7 @@ import { scrub, sensitiveStrings } from '../../src/connect/redact.js';
 import { backoffDelay, parseRetryAfter, retryDelay } from '../../src/connect/retry.js';
 import { Semaphore } from '../../src/connect/semaphore.js';
 import { parseHost } from '../../src/connect/transport.js';
+import { UserError } from '../../src/errors.js';
 
 describe('filterEq', () => {
   it('quotes the value and escapes quotes and backslashes', () => {
@@ -104,6 +105,10 @@ describe('parseHost', () => {
   it('refuses hosts without a scheme, and never shows credentials', () => {
     expect(() => parseHost('localhost:8080')).toThrow(/must be an http:\/\/ or https:\/\/ URL/);
     expect(parseHost('http://user:pw@localhost:8080').display).toBe('http://localhost:8080');
+    // A user mistake: one line (UserError), never the credentials.
+    expect(() => parseHost('http://user:pw-73@ex ample')).toThrow(UserError);
+    expect(() => parseHost('http://user:pw-73@ex ample')).toThrow('Connect host "http://***@ex ample" is not a valid URL');
+    expect(() => parseHost('http://h/?q=1')).toThrow(new UserError('Connect host "http://h" must not carry a query or fragment'));
   });
 });
 
