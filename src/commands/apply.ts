@@ -9,7 +9,6 @@ import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
-import { renderPlanText } from '../ui/text.js';
 import { readPlanFile } from '../plan/planFile.js';
 import { checkBackend, isPlanFileArg, loadOrFail, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';

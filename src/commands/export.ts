@@ -7,7 +7,7 @@
 // the values file (0600) moved into place, both or neither and never over an existing file, and the state
 // updated.
 
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { FullItem } from '../connect/types.js';
 import { UserError } from '../errors.js';
@@ -22,6 +22,7 @@ import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
 import type { StateResource } from '../state/types.js';
 import { checkBackend, type IO } from './common.js';
+import { writeNewFile } from '../files.js';
 
 export interface ExportFlags extends ConnectionFlags {
   /** State file path (already resolved from flag / env / opsync.yaml). */
@@ -69,17 +70,6 @@ export function valuesFileText(variables: ExportVariable[]): string {
 
 function fsError(action: string, path: string, err: unknown): UserError {
   return new UserError(`cannot ${action} ${shown(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-}
-
-/** Writes `text` to a new file `path` with `mode` (less what the umask takes away), fsynced. Fails if it exists. */
-function writeNew(path: string, text: string, mode: number): void {
-  const fd = openSync(path, 'wx', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const exists = (path: string) => `${shown(path)} already exists; export never overwrites a file: move it away or pass another`;
@@ -156,7 +146,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
       try {
         const write = (path: string, text: string, mode: number) => {
           try {
-            writeNew(path, text, mode);
+            writeNewFile(path, text, mode);
           } catch (err) {
             throw fsError('write', path, err);
           }

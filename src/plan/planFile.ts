@@ -2,10 +2,11 @@
 // field's literal (allowed with `allowLiteral: true`) is left out and read again from the manifests when
 // the plan is applied; the plan's digest proves it is the same value.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { loadManifests } from '../manifest/load.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './types.js';
+import { writeFileAtomic } from '../files.js';
 
 const REDACTED_LITERAL = { kind: 'literal', value: '', redacted: true } as const;
 
@@ -27,9 +28,7 @@ function redacted(plan: Plan): Plan {
 }
 
 export function writePlanFile(path: string, plan: Plan): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(redacted(plan), null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(redacted(plan), null, 2)}\n`, 0o600);
 }
 
 /** Put back the literals a saved plan left out, from the manifests it was made from. */

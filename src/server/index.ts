@@ -1,7 +1,7 @@
 // opsync server: a persistent Connect-compatible server. startServer() opens the store, seeds it, makes sure
 // a token exists, and serves the API over node:http until close() (in-flight requests finish, db closed).
 import { randomUUID } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -44,6 +44,7 @@ export interface ServerHandle {
 }
 
 import { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
+import { writeFileAtomic } from '../files.js';
 const SERVER_ACTOR_KEY = 'server_actor';
 
 /** Opens (creating if needed) the store of a data directory, or an in-memory one. */
@@ -61,10 +62,7 @@ export function openStore(opts: { dataDir?: string; memory?: boolean }): { store
 
 /** Writes a token file readable by its owner only, atomically. */
 export function writeTokenFile(path: string, token: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${token}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${token}\n`, 0o600);
 }
 
 function serverActor(store: Store): string {

@@ -1,9 +1,10 @@
 // Reading, checking, migrating and atomically writing the state file.
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { STATE_FORMAT_VERSION, type StateFile } from './types.js';
+import { writeFileAtomic } from '../files.js';
 
 export class StateError extends Error {
   constructor(message: string) {
@@ -116,30 +117,11 @@ function serialise(state: StateFile): string {
 
 /** Temp file in the same folder (0600), fsync, rename over the target, fsync the folder. */
 export function writeStateAtomic(path: string, state: StateFile): void {
-  const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
   try {
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, serialise(state));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    const dir = dirname(path);
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(path, serialise(state), 0o600);
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new StateError(`cannot write state ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* some filesystems cannot fsync a folder; the rename is still atomic */
   }
 }

@@ -7,7 +7,6 @@ import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const SECRET = 'sk-live-0123456789-do-not-print';
-const ITEM_PATH = /^\/v1\/vaults\/[a-z0-9]{26}\/items\/[a-z0-9]{26}$/;
 const ITEMS_PATH = /^\/v1\/vaults\/[a-z0-9]{26}\/items$/;
 
 let server: TestServer;
