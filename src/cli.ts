@@ -49,7 +49,7 @@ function withConnection(cmd: Command): Command {
     .option('--connect-host <url>', 'Connect server URL (default: $OP_CONNECT_HOST, then connect.host in opsync.yaml)')
     .option('--connect-token <token>', 'Connect token (default: $OP_CONNECT_TOKEN)')
     .option('--local', 'use the embedded server (its store in .opsync/server beside opsync.yaml)')
-    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json)');
+    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)');
 }
 
 function withPlanning(cmd: Command): Command {
@@ -221,7 +221,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
   });
   const stateOption = '--state <path>';
-  const stateHelp = 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json)';
+  const stateHelp = 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)';
   state
     .command('list')
     .description('every managed address: vault, item id, version')

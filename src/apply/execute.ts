@@ -3,7 +3,6 @@
 // A create is recorded as pending before it is sent, so a crash at any moment converges on the next apply.
 
 import type { ConnectClient } from '../connect/client.js';
-import { filterEq } from '../connect/client.js';
 import { ConnectError } from '../connect/errors.js';
 import type { FullItem } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
@@ -116,7 +115,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     } catch (err) {
       if (!(err instanceof ConnectError) || !err.ambiguous) throw err;
       const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
-      const found = (await client.listItems(vaultId, filterEq('title', desired.title))).filter((s) => !managed.has(s.id));
+      const found = (await client.findItemsByTitle(vaultId, desired.title)).filter((s) => !managed.has(s.id));
       if (found.length !== 1) throw err;
       return client.getItem(vaultId, found[0].id);
     }

@@ -5,7 +5,7 @@ import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { UserError } from '../errors.js';
 import { makePlan } from '../plan/build.js';
 import { checkSafety } from '../plan/safety.js';
-import { hasChanges, type Plan } from '../plan/types.js';
+import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
@@ -79,7 +79,7 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
     // On a terminal with --format: the plan as asked, then a plain question instead of the Ink interface.
     if (!io.ask) throw new UserError('apply needs --auto-approve when not run on a terminal; nothing was changed');
     const answer = await io.ask(`\nApply these changes to ${plan.connectHost}? Only "y" applies; anything else aborts: `);
-    if (!/^y(es)?$/i.test(answer.trim())) {
+    if (answer.trim().toLowerCase() !== 'y') {
       io.err('Aborted: nothing was changed.\n');
       return 1;
     }
@@ -93,8 +93,10 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const result = await execute((e) => io.out(`${renderApplyEvent(e)}\n`), controller.signal);
-    io.out(`${renderApplyResult(result)}\n`);
+    // After a JSON or Markdown plan, stdout stays exactly that document: progress goes to stderr.
+    const progress = !flags.format || flags.format === 'text' ? io.out : io.err;
+    const result = await execute((e) => progress(`${renderApplyEvent(e)}\n`), controller.signal);
+    progress(`${renderApplyResult(result)}\n`);
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -146,7 +148,7 @@ export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO)
       { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
       { manifest, state: store.state, targets: flags.target, rotate: [] },
     );
-    const refreshOnly: Plan = { ...plan, diagnostics: [], changes: plan.changes.filter((c) => c.action === 'noop') };
+    const refreshOnly: Plan = { ...plan, diagnostics: [], changes: plan.changes.filter((c) => c.action === 'noop' && !changesStateOnly(c)) };
     const result = await executor(refreshOnly, store, conn, flags, io)(() => undefined, new AbortController().signal);
     for (const f of result.failed) io.err(`error: ${f.address}: ${f.error}\n`);
     let drifted = 0;

@@ -42,7 +42,7 @@ export function processIO(noColor: boolean): IO {
     env,
     interactive,
     color: interactive && !noColor && !('NO_COLOR' in env && env.NO_COLOR !== ''),
-    ...(interactive ? { ask: askTerminal } : {}),
+    ...(interactive && process.stderr.isTTY ? { ask: askTerminal } : {}),
   };
 }
 

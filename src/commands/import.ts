@@ -2,7 +2,6 @@
 // The address must be declared in the manifests (else the next plan would delete the item); the next plan
 // compares the item in full and shows what it takes to reach the manifest.
 
-import { filterEq } from '../connect/client.js';
 import { ConnectError } from '../connect/errors.js';
 import { CONNECT_ID, type ItemSummary } from '../connect/types.js';
 import { UserError } from '../errors.js';
@@ -47,7 +46,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
       });
     }
     if (!found) {
-      const byTitle = (await conn.client.listItems(vault.id, filterEq('title', itemRef))).filter((s) => s.title === itemRef);
+      const byTitle = await conn.client.findItemsByTitle(vault.id, itemRef);
       if (byTitle.length > 1) {
         throw new UserError(`${byTitle.length} items in vault ${vault.name} are titled "${itemRef}" (${byTitle.map((s) => s.id).join(', ')}); import one by id`);
       }

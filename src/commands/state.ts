@@ -89,11 +89,6 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
   try {
     const s0 = store.state;
     if (!s0.resources[from] && !s0.pending[from]) throw new UserError(`${from} is not in ${flags.state} (see \`opsync state list\`)`);
-    const held = s0.resources[from] ?? s0.pending[from];
-    const toVault = to.slice(0, to.indexOf('/'));
-    if (toVault !== held.vaultName && toVault !== held.vaultId) {
-      throw new UserError(`${to} names another vault than ${from} (vault ${held.vaultName}); an item cannot change vaults, only the key after "/" can be renamed`);
-    }
     if (s0.resources[to] || s0.pending[to]) throw new UserError(`${to} is already in ${flags.state}; remove it first with \`opsync state rm ${to}\``);
     store.update((s) => {
       if (s.resources[from]) s.resources[to] = { ...s.resources[from], address: to };
@@ -102,6 +97,12 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
       delete s.pending[from];
     });
     io.out(`Moved ${from} to ${to} in state; the item was not touched.\n`);
+    // Only a warning: the state cannot tell whether "X" is the vault's new name; plan decides by vault id.
+    const held = s0.resources[from] ?? s0.pending[from];
+    const toVault = to.slice(0, to.indexOf('/'));
+    if (toVault !== held.vaultName && toVault !== held.vaultId) {
+      io.err(`warning: ${to} names vault "${toVault}" but the item is in vault ${held.vaultName} (${held.vaultId}); plan refuses that unless "${toVault}" is that vault's new name: an item cannot change vaults\n`);
+    }
     return 0;
   } finally {
     store.close();

@@ -124,6 +124,11 @@ export class ConnectClient {
     return this.json<ItemSummary[]>('GET', ITEMS, { vault: vaultId }, { filter });
   }
 
+  /** Summaries of the items titled exactly `title` (Connect's filter is asked first; the match is then exact). */
+  async findItemsByTitle(vaultId: string, title: string): Promise<ItemSummary[]> {
+    return (await this.listItems(vaultId, filterEq('title', title))).filter((s) => s.title === title);
+  }
+
   async getItem(vaultId: string, itemId: string): Promise<FullItem> {
     return this.json<FullItem>('GET', ITEM, { vault: vaultId, item: itemId });
   }

@@ -100,8 +100,8 @@ const TIMEOUT_CODES = new Set(['TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BO
 /** Where Connect lives: origin for the pool, path prefix for requests (a Connect behind a reverse proxy path). */
 export function parseHost(host: string): { origin: string; basePath: string; display: string } {
   const trimmed = host.trim();
-  // Never echo credentials a URL may carry (user:password@).
-  const shown = trimmed.replace(/\/\/[^/@]*@/, '//***@');
+  // Never echo credentials a URL may carry (user:password@), with or without a scheme: all up to the last "@".
+  const shown = trimmed.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`);
   if (!/^https?:\/\//i.test(trimmed)) {
     throw new UserError(`Connect host "${shown}" must be an http:// or https:// URL, e.g. http://localhost:8080`);
   }

@@ -2,7 +2,6 @@
 // which are read from Connect. Values stay in memory; errors name the source, never a value.
 
 import type { ConnectClient } from '../connect/client.js';
-import { filterEq } from '../connect/client.js';
 import { CONNECT_ID, type FullItem, type Vault } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
 import { parseRef, resolveLocalValue } from '../manifest/values.js';
@@ -40,7 +39,7 @@ export function createResolver(client: ConnectClient, env: NodeJS.ProcessEnv, va
             /* not an id after all: try it as a title */
           }
         }
-        const found = await client.listItems(vault.id, filterEq('title', itemRef));
+        const found = await client.findItemsByTitle(vault.id, itemRef);
         if (found.length === 0) {
           throw new Error(`item "${itemRef}" not found in vault "${vault.name}" (if this apply creates it, apply it first: --target <its address>)`);
         }

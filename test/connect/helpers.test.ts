@@ -108,6 +108,8 @@ describe('parseHost', () => {
     // A user mistake: one line (UserError), never the credentials.
     expect(() => parseHost('http://user:pw-73@ex ample')).toThrow(UserError);
     expect(() => parseHost('http://user:pw-73@ex ample')).toThrow('Connect host "http://***@ex ample" is not a valid URL');
+    expect(() => parseHost('admin:s3cret@connect.example.com')).toThrow('Connect host "***@connect.example.com" must be an http:// or https:// URL');
+    expect(() => parseHost('http://u:pa/ss@h x')).toThrow('Connect host "http://***@h x" is not a valid URL');
     expect(() => parseHost('http://h/?q=1')).toThrow(new UserError('Connect host "http://h" must not carry a query or fragment'));
   });
 });

@@ -174,6 +174,9 @@ items:
     expect(r.code, r.stdout).toBe(2);
     expect(r.stdout).toContain('> protect Production/c');
     expect(r.stdout).toContain('because: protect: true (recorded in state)');
+    // refresh records live versions only; a manifest's protect is apply's to record, after review.
+    expect((await cli(['refresh', 'm.yaml'])).code).toBe(0);
+    expect(state().resources['Production/c'].protect).toBeUndefined();
     r = await cli(['apply', 'm.yaml', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
     expect(state().resources['Production/c'].protect).toBe(true);
@@ -356,6 +359,15 @@ items:
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--auto-approve/);
     expect(await liveByTitle('Production', 'Primary database')).toEqual([]);
+  });
+
+  it('apply --format json keeps stdout one JSON document, with progress on stderr', async () => {
+    write('m.yaml', BASIC());
+    const r = await cli(['apply', 'm.yaml', '--auto-approve', '--format', 'json'], { DB_PASSWORD: 'pw' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).resource_changes[0]).toMatchObject({ address: 'Production/db', action: 'create' });
+    expect(r.stderr).toContain('Production/db');
+    expect(r.stderr).toContain('Apply complete: 1 done');
   });
 
   it('limits a plan to --target addresses', async () => {
