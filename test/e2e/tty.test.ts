@@ -11,15 +11,15 @@ const session = `opsync-tty-${process.pid}`;
 let srv: Awaited<ReturnType<typeof startTestServer>>;
 
 const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', session);
+const screen = (name = session) => tmux('capture-pane', '-p', '-t', name);
 
-async function waitFor(pattern: RegExp, what: string): Promise<string> {
+async function waitFor(pattern: RegExp, what: string, name = session): Promise<string> {
   for (let i = 0; i < 300; i++) {
-    const text = screen();
+    const text = screen(name);
     if (pattern.test(text)) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the terminal never showed ${what}; it shows:\n${screen()}`);
+  throw new Error(`the terminal never showed ${what}; it shows:\n${screen(name)}`);
 }
 
 beforeAll(async () => {
@@ -65,18 +65,10 @@ it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a 
     const command = `env -u CI NO_COLOR=1 OP_CONNECT_HOST=${srv.url} OP_CONNECT_TOKEN=${srv.token} ${process.execPath} ${BIN} apply m.yaml --format text; echo "EXIT=$?"; sleep 60`;
     tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', dir, command);
     try {
-      const shown = async (pattern: RegExp) => {
-        for (let i = 0; i < 300; i++) {
-          const text = tmux('capture-pane', '-p', '-t', name);
-          if (pattern.test(text)) return text;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        throw new Error(`never showed ${pattern}:\n${tmux('capture-pane', '-p', '-t', name)}`);
-      };
-      const asked = await shown(/anything else aborts/);
+      const asked = await waitFor(/anything else aborts/, 'the question', name);
       expect(asked).toContain('+ create Private/asked');
       tmux('send-keys', '-t', name, answer, 'Enter');
-      return await shown(/EXIT=\d+/);
+      return await waitFor(/EXIT=\d+/, 'the exit code', name);
     } finally {
       tmux('kill-session', '-t', name);
     }
