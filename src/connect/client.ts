@@ -1,4 +1,4 @@
-// The typed client of the 1Password Connect Server API (../../shared/connect-openapi.yaml): one method per
+// The typed client of the 1Password Connect Server API (spec/connect-openapi.yaml): one method per
 // operation opsync uses, over a keep-alive undici pool with bounded concurrency and retries (see transport.ts).
 
 import { UserError } from '../errors.js';

@@ -1,4 +1,4 @@
-// The 1Password Connect data model, as the API (../shared/connect-openapi.yaml) and real Connect speak it.
+// The 1Password Connect data model, as the API (spec/connect-openapi.yaml) and real Connect speak it.
 // Shared by the client (src/connect), the engine (src/plan, src/apply) and our own server (src/server).
 
 export const ITEM_CATEGORIES = [

@@ -1,4 +1,4 @@
-// Every response body of our server, for every operation of ../shared/connect-openapi.yaml and every status
+// Every response body of our server, for every operation of spec/connect-openapi.yaml and every status
 // code the spec documents (plus the error answers it does not document), validated against the spec's own
 // response schemas. The spec is read here, at test time, and converted for ajv: OpenAPI 3.1 component schemas
 // are JSON Schema 2020-12, so the conversion only moves them under $defs, points their $refs there and drops
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-const SPEC_URL = new URL('../../../shared/connect-openapi.yaml', import.meta.url);
+const SPEC_URL = new URL('../../spec/connect-openapi.yaml', import.meta.url);
 const ROOT = 'https://opsync.test/connect-openapi.json';
 const UUID_OR_CONNECT_ID = /^(?:[a-z0-9]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 const OPENAPI_ONLY = new Set(['example', 'discriminator', 'xml', 'externalDocs']);
@@ -166,7 +166,7 @@ function expectConforms(...exchanges: Exchange[]): void {
     .map((ex) => ({ ex, v: violations(ex) }))
     .filter((r) => r.v.length > 0)
     .map(({ ex, v }) => `${ex.label}: ${ex.method} ${ex.path} -> ${ex.status}${ex.operationId ? ` (${ex.operationId})` : ''}\n    ${v.join('\n    ')}`);
-  expect(report, `responses that violate ../shared/connect-openapi.yaml:\n${report.join('\n')}`).toEqual([]);
+  expect(report, `responses that violate spec/connect-openapi.yaml:\n${report.join('\n')}`).toEqual([]);
 }
 
 let srv: TestServer;
