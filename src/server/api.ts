@@ -9,7 +9,7 @@ import { isId } from './ids.js';
 import { buildItem, fileView, fullItemView, itemSummary } from './items.js';
 import { applyItemPatch, PatchError } from './patch.js';
 import { Router, type Params } from './router.js';
-import type { Store, StoredItem, TokenRecord } from './store.js';
+import { ItemGoneError, type Store, type StoredItem, type TokenRecord } from './store.js';
 import { tokenAllows, tokenSeesVault, type Access } from './tokens.js';
 import { validateBody } from './validate.js';
 
@@ -37,6 +37,10 @@ export type ApiHandler = (ctx: ApiContext) => Promise<void> | void;
 /** Largest page of /v1/activity; larger `limit`s are cut to it. */
 export const MAX_ACTIVITY_LIMIT = 1000;
 export const DEFAULT_ACTIVITY_LIMIT = 50;
+/** Largest `offset` of /v1/activity (2^53 - 1, the largest integer a JSON number holds exactly). */
+export const MAX_ACTIVITY_OFFSET = Number.MAX_SAFE_INTEGER;
+/** Most operations one PATCH may carry. */
+export const MAX_PATCH_OPERATIONS = 1000;
 
 export const MESSAGES = {
   noVaultAccess: 'Authorization: token does not have access to vault',
@@ -70,6 +74,28 @@ function itemFor(ctx: ApiContext, vault: Vault): StoredItem {
   if (!item) throw new HttpError(404, MESSAGES.itemNotFound);
   ctx.resource.itemVersion = item.version;
   return item;
+}
+
+/** The item id of the path, checked to exist (404 before a body is read); the write re-reads it in its transaction. */
+function itemIdFor(ctx: ApiContext, vault: Vault): string {
+  const id = ctx.params.item;
+  if (!isId(id)) throw new HttpError(400, MESSAGES.invalidItemId);
+  ctx.resource.item = { id };
+  if (!ctx.store.getItem(vault.id, id)) throw new HttpError(404, MESSAGES.itemNotFound);
+  return id;
+}
+
+/**
+ * Read-check-write of one item in one store transaction, after the body has been read: `change` gets the
+ * item as stored at that moment, so concurrent writers never overwrite each other's changes.
+ */
+function updateItem(ctx: ApiContext, vault: Vault, id: string, change: (existing: StoredItem) => StoredItem): StoredItem {
+  try {
+    return ctx.store.updateItem(vault.id, id, change);
+  } catch (err) {
+    if (err instanceof ItemGoneError) throw new HttpError(404, MESSAGES.itemNotFound);
+    throw err;
+  }
 }
 
 function fileIdFor(ctx: ApiContext): string {
@@ -142,37 +168,40 @@ const getItem: ApiHandler = (ctx) => {
 
 const replaceItem: ApiHandler = async (ctx) => {
   const vault = vaultFor(ctx, 'write');
-  const existing = itemFor(ctx, vault);
+  const id = itemIdFor(ctx, vault);
   const body = await jsonBody(ctx);
   validateBody('FullItem', body);
   const b = body as Partial<FullItem>;
-  if (b.id !== undefined && b.id !== existing.id) {
+  if (b.id !== undefined && b.id !== id) {
     throw new HttpError(400, "Invalid item: id in the body does not match the item id in the request's path");
   }
-  const item = buildItem(b, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
-  ctx.store.replaceItem(item);
+  const item = updateItem(ctx, vault, id, (existing) => buildItem(b, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing }));
   respondItem(ctx, item);
 };
 
 const patchItem: ApiHandler = async (ctx) => {
   const vault = vaultFor(ctx, 'write');
-  const existing = itemFor(ctx, vault);
+  const id = itemIdFor(ctx, vault);
   const body = await jsonBody(ctx);
+  if (Array.isArray(body) && body.length > MAX_PATCH_OPERATIONS) {
+    throw new HttpError(400, `Invalid JSON Patch: a patch may have at most ${MAX_PATCH_OPERATIONS} operations; this one has ${body.length}`);
+  }
   validateBody('JsonPatch', body);
-  let patched: FullItem;
-  try {
-    patched = applyItemPatch(existing as FullItem, body as JsonPatchOp[]);
-  } catch (err) {
-    if (!(err instanceof PatchError)) throw err;
-    throw new HttpError(400, `Invalid JSON Patch: ${err.message.replace(/^invalid patch: /, '')}`);
-  }
-  validateBody('FullItem', patched);
-  if (patched.id !== existing.id) throw new HttpError(400, 'Invalid JSON Patch: an item id cannot be changed');
-  if (patched.vault?.id !== undefined && patched.vault.id !== existing.vault.id) {
-    throw new HttpError(400, 'Invalid JSON Patch: an item cannot be moved to another vault');
-  }
-  const item = buildItem(patched, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
-  ctx.store.replaceItem(item);
+  const item = updateItem(ctx, vault, id, (existing) => {
+    let patched: FullItem;
+    try {
+      patched = applyItemPatch(existing as FullItem, body as JsonPatchOp[]);
+    } catch (err) {
+      if (!(err instanceof PatchError)) throw err;
+      throw new HttpError(400, `Invalid JSON Patch: ${err.message.replace(/^invalid patch: /, '')}`);
+    }
+    validateBody('FullItem', patched);
+    if (patched.id !== existing.id) throw new HttpError(400, 'Invalid JSON Patch: an item id cannot be changed');
+    if (patched.vault?.id !== undefined && patched.vault.id !== existing.vault.id) {
+      throw new HttpError(400, 'Invalid JSON Patch: an item cannot be moved to another vault');
+    }
+    return buildItem(patched, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
+  });
   respondItem(ctx, item);
 };
 
@@ -221,17 +250,23 @@ const getFileContent: ApiHandler = (ctx) => {
   sendBytes(ctx.res, ctx.store.fileContent(file.vaultId, file.itemId, file.id) ?? Buffer.alloc(0));
 };
 
-function intParam(ctx: ApiContext, name: string, dflt: number): number {
+function intParam(ctx: ApiContext, name: string, dflt: number, max: number): number {
   const raw = ctx.query.get(name);
   if (raw === null || raw === '') return dflt;
-  if (!/^\d+$/.test(raw)) throw new HttpError(400, `Query parameter ${name} must be a non-negative integer`);
-  return Number(raw);
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n <= max)) throw new HttpError(400, `Query parameter ${name} must be a non-negative integer no larger than ${max}`);
+  return n;
 }
 
 const listActivity: ApiHandler = (ctx) => {
-  const limit = Math.min(intParam(ctx, 'limit', DEFAULT_ACTIVITY_LIMIT), MAX_ACTIVITY_LIMIT);
-  const offset = intParam(ctx, 'offset', 0);
-  sendJson(ctx.res, 200, ctx.store.listActivity(limit, offset));
+  // A larger limit is cut to the page size rather than refused, as before; it still has to be a number.
+  const limit = Math.min(intParam(ctx, 'limit', DEFAULT_ACTIVITY_LIMIT, Number.MAX_SAFE_INTEGER), MAX_ACTIVITY_LIMIT);
+  const offset = intParam(ctx, 'offset', 0, MAX_ACTIVITY_OFFSET);
+  // A full-access token sees every entry; a scoped one the entries on its vaults and its own requests
+  // (those without a vault included), never another token's requests elsewhere.
+  const grants = ctx.token.grants;
+  const scope = grants === null ? undefined : { vaults: grants.map((g) => g.vault), actorId: ctx.token.id };
+  sendJson(ctx.res, 200, ctx.store.listActivity(limit, offset, scope));
 };
 
 /** The /v1 routes. */

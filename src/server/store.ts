@@ -52,6 +52,26 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS activity (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
 `;
 
+// Stores made before activity was filtered by vault lack these columns; they are added (and filled from
+// each entry's JSON) when such a store is opened.
+const ACTIVITY_COLUMNS = `
+ALTER TABLE activity ADD COLUMN vault_id TEXT;
+ALTER TABLE activity ADD COLUMN actor_id TEXT;
+UPDATE activity SET vault_id = json_extract(data, '$.resource.vault.id'), actor_id = json_extract(data, '$.actor.id');
+`;
+const ACTIVITY_INDEXES = `
+CREATE INDEX IF NOT EXISTS activity_by_vault ON activity (vault_id, seq);
+CREATE INDEX IF NOT EXISTS activity_by_actor ON activity (actor_id, seq);
+`;
+
+/** Thrown by Store.updateItem when the item is gone (deleted by a concurrent request). */
+export class ItemGoneError extends Error {
+  constructor() {
+    super('Item not found');
+    this.name = 'ItemGoneError';
+  }
+}
+
 interface VaultRow {
   id: string;
   name: string;
@@ -82,7 +102,6 @@ function toVault(r: VaultRow): Vault {
 
 export class Store {
   private readonly db: Database.Database;
-  private seq = 0;
 
   constructor(filename: string) {
     this.db = new Database(filename);
@@ -90,7 +109,11 @@ export class Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
-    this.seq = (this.db.prepare('SELECT MAX(seq) AS m FROM items').get() as { m: number | null }).m ?? 0;
+    this.writeTransaction(() => {
+      const cols = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('activity') as { name: string }[];
+      if (!cols.some((c) => c.name === 'vault_id')) this.db.exec(ACTIVITY_COLUMNS);
+      this.db.exec(ACTIVITY_INDEXES);
+    });
   }
 
   close(): void {
@@ -104,6 +127,15 @@ export class Store {
   /** Runs fn in one transaction: everything or nothing. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * Runs fn in one write transaction that takes SQLite's write lock first (BEGIN IMMEDIATE): what it reads
+   * cannot be changed by another connection (another process on the same file) before it writes, so a
+   * read-check-write inside is atomic. Inside another transaction it is a savepoint of that one.
+   */
+  writeTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** True when the database answers a trivial query. */
@@ -171,29 +203,47 @@ export class Store {
     return r && (JSON.parse(r.data) as StoredItem);
   }
 
-  /** Inserts a new item and bumps its vault's contentVersion. */
+  /** The next list position, taken inside the caller's write transaction so that no two writers share one. */
+  private nextSeq(table: 'items' | 'files'): number {
+    return (this.db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM ${table}`).get() as { n: number }).n;
+  }
+
+  /** Inserts a new item at the end of its vault's list and bumps the vault's contentVersion, in one transaction. */
   insertItem(item: StoredItem): void {
-    this.transaction(() => {
+    this.writeTransaction(() => {
       this.db
         .prepare('INSERT INTO items (vault_id, id, version, data, seq) VALUES (?, ?, ?, ?, ?)')
-        .run(item.vault.id, item.id, item.version, JSON.stringify(item), ++this.seq);
+        .run(item.vault.id, item.id, item.version, JSON.stringify(item), this.nextSeq('items'));
       this.touchVault(item.vault.id, item.updatedAt);
     });
   }
 
-  /** Replaces an item (same vault and id) and bumps its vault's contentVersion. */
-  replaceItem(item: StoredItem): void {
-    this.transaction(() => {
-      this.db
-        .prepare('UPDATE items SET version = ?, data = ? WHERE vault_id = ? AND id = ?')
-        .run(item.version, JSON.stringify(item), item.vault.id, item.id);
-      this.touchVault(item.vault.id, item.updatedAt);
+  /**
+   * Read-check-write of one item in one write transaction: reads the current item, lets `change` build the
+   * new one from it (it may throw to refuse; nothing is written then), and stores it only if the version it
+   * read is still the stored one, bumping the vault's contentVersion. Concurrent writers (in this process or
+   * another one on the same file) are serialised, so every committed write gets its own version.
+   * Throws ItemGoneError when there is no such item.
+   */
+  updateItem(vaultId: string, id: string, change: (current: StoredItem) => StoredItem): StoredItem {
+    return this.writeTransaction(() => {
+      const current = this.getItem(vaultId, id);
+      if (!current) throw new ItemGoneError();
+      const next = change(current);
+      if (next.id !== current.id || next.vault.id !== vaultId) throw new Error('updateItem: the item changed its id or vault');
+      if (next.version <= current.version) throw new Error('updateItem: the version must increase');
+      const n = this.db
+        .prepare('UPDATE items SET version = ?, data = ? WHERE vault_id = ? AND id = ? AND version = ?')
+        .run(next.version, JSON.stringify(next), vaultId, id, current.version).changes;
+      if (n !== 1) throw new Error('updateItem: the item changed under the write lock');
+      this.touchVault(vaultId, next.updatedAt);
+      return next;
     });
   }
 
   /** Deletes an item and its files; false when there was none. */
   deleteItem(vaultId: string, id: string, now: string): boolean {
-    return this.transaction(() => {
+    return this.writeTransaction(() => {
       const n = this.db.prepare('DELETE FROM items WHERE vault_id = ? AND id = ?').run(vaultId, id).changes;
       if (n === 0) return false;
       this.db.prepare('DELETE FROM files WHERE vault_id = ? AND item_id = ?').run(vaultId, id);
@@ -229,9 +279,11 @@ export class Store {
   }
 
   insertFile(f: { id: string; vaultId: string; itemId: string; name: string; sectionId?: string; content: Buffer }): void {
-    this.db
-      .prepare('INSERT INTO files (id, vault_id, item_id, name, section_id, content, seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(f.id, f.vaultId, f.itemId, f.name, f.sectionId ?? null, f.content, ++this.seq);
+    this.writeTransaction(() => {
+      this.db
+        .prepare('INSERT INTO files (id, vault_id, item_id, name, section_id, content, seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(f.id, f.vaultId, f.itemId, f.name, f.sectionId ?? null, f.content, this.nextSeq('files'));
+    });
   }
 
   // ---- tokens
@@ -264,14 +316,25 @@ export class Store {
   // ---- activity
 
   addActivity(a: ApiRequest): void {
-    this.db.prepare('INSERT INTO activity (data) VALUES (?)').run(JSON.stringify(a));
+    this.db
+      .prepare('INSERT INTO activity (data, vault_id, actor_id) VALUES (?, ?, ?)')
+      .run(JSON.stringify(a), a.resource.vault?.id ?? null, a.actor.id ?? null);
   }
 
-  /** Newest first. */
-  listActivity(limit: number, offset: number): ApiRequest[] {
-    return (this.db.prepare('SELECT data FROM activity ORDER BY seq DESC LIMIT ? OFFSET ?').all(limit, offset) as { data: string }[]).map(
-      (r) => JSON.parse(r.data) as ApiRequest,
-    );
+  /**
+   * Newest first. `scope` limits the entries to those on the given vaults plus those made by the given actor
+   * (a scoped token sees its vaults' activity and its own requests); without it, every entry.
+   */
+  listActivity(limit: number, offset: number, scope?: { vaults: string[]; actorId: string }): ApiRequest[] {
+    const rows = scope
+      ? this.db
+          .prepare(
+            `SELECT data FROM activity WHERE vault_id IN (SELECT value FROM json_each(?)) OR actor_id = ?
+             ORDER BY seq DESC LIMIT ? OFFSET ?`,
+          )
+          .all(JSON.stringify(scope.vaults), scope.actorId, limit, offset)
+      : this.db.prepare('SELECT data FROM activity ORDER BY seq DESC LIMIT ? OFFSET ?').all(limit, offset);
+    return (rows as { data: string }[]).map((r) => JSON.parse(r.data) as ApiRequest);
   }
 
   countItems(): number {
