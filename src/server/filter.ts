@@ -15,6 +15,9 @@
 // "case-sensitive and must be an exact-match"). An attribute whose getter returns an array matches when any
 // element matches; an attribute whose getter returns undefined matches nothing.
 
+/** Deepest nesting of parentheses accepted: the parser recurses once per level. */
+export const MAX_FILTER_DEPTH = 32;
+
 export class FilterError extends Error {
   /** 1-based column of the filter text where parsing broke. */
   readonly column: number;
@@ -162,10 +165,13 @@ export function compileFilter<T>(expr: string, attrs: FilterAttrs<T>): Predicate
     return parts.length === 1 ? parts[0] : (x) => parts.every((p) => p(x));
   };
 
+  let depth = 0;
   const parsePrimary = (): Predicate<T> => {
     const t = lexer.next();
     if (t.kind === '(') {
+      if (++depth > MAX_FILTER_DEPTH) throw new FilterError(t.col, `parentheses nest deeper than ${MAX_FILTER_DEPTH} levels`);
       const inner = parseOr();
+      depth--;
       const close = lexer.next();
       if (close.kind !== ')') {
         const more = close.kind === 'end' ? '' : '"and", "or" or ';

@@ -15,6 +15,23 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The client went away before its request was read in full (the connection closed mid-body). Not an error
+ * of the server: logged and counted as status 499 (as nginx does), with no answer (nobody is listening).
+ */
+export class ClientAbortError extends Error {
+  constructor() {
+    super('The client closed the connection before sending the whole request');
+    this.name = 'ClientAbortError';
+  }
+}
+
+/** The status logs and metrics record for a request its client abandoned. */
+export const CLIENT_ABORT_STATUS = 499;
+
+/** Deepest nesting of arrays and objects accepted in a JSON body. */
+export const MAX_JSON_DEPTH = 64;
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -50,16 +67,53 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge();
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > limit) {
+        req.resume();
+        throw tooLarge();
+      }
+      chunks.push(buf);
     }
-    chunks.push(buf);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The stream fails ('aborted', ECONNRESET) when the connection closes before the body's end.
+    if (!req.complete) throw new ClientAbortError();
+    throw err;
   }
+  // A stream can also just end early when its socket closes; a complete message is the only whole body.
+  if (!req.complete) throw new ClientAbortError();
   return Buffer.concat(chunks);
+}
+
+function lineColumn(text: string, pos: number): string {
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return `line ${line} column ${column}`;
+}
+
+/**
+ * Where `text` first nests arrays/objects deeper than `max` (an offset into it), or -1. One pass, no
+ * recursion, strings skipped: run before JSON.parse, so that nothing recursive (cloning, validation,
+ * serialising) ever meets a document deep enough to overflow the stack.
+ */
+export function jsonTooDeepAt(text: string, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
 }
 
 /**
@@ -69,17 +123,15 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 export function parseJsonBody(raw: Buffer): unknown {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'Request body is empty; a JSON document is required');
+  const deep = jsonTooDeepAt(text, MAX_JSON_DEPTH);
+  if (deep >= 0) {
+    throw new HttpError(400, `Request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at ${lineColumn(text, deep)})`);
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
     const m = /position (\d+)/.exec(String((err as Error).message));
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const column = pos - before.lastIndexOf('\n');
-      throw new HttpError(400, `Request body is not valid JSON (syntax error at line ${line} column ${column})`);
-    }
+    if (m) throw new HttpError(400, `Request body is not valid JSON (syntax error at ${lineColumn(text, Number(m[1]))})`);
     throw new HttpError(400, 'Request body is not valid JSON');
   }
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { ApiRequest, ServerHealth } from '../connect/types.js';
 import { VERSION } from '../version.js';
 import { apiRoutes, resourceType, type ActivityResource, type ApiHandler } from './api.js';
-import { HttpError, sendError, sendText, sendJson } from './http.js';
+import { CLIENT_ABORT_STATUS, ClientAbortError, HttpError, sendError, sendText, sendJson } from './http.js';
 import { isId, newId } from './ids.js';
 import { createMetrics } from './metrics.js';
 import { Router } from './router.js';
@@ -153,7 +153,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       requestId: randomUUID(),
       timestamp: new Date().toISOString(),
       action: req.method ?? '',
-      result: status === 401 || status === 403 ? 'DENY' : 'SUCCESS',
+      // The spec's APIRequest knows only SUCCESS and DENY: a request refused for its token, or one its client
+      // abandoned before it was served (499), did not succeed.
+      result: status === 401 || status === 403 || status === CLIENT_ABORT_STATUS ? 'DENY' : 'SUCCESS',
       actor: {
         // A request without a valid token has no actor id (the spec's id is an id, never "").
         ...(token ? { id: token.id, jti: token.jti } : {}),
@@ -179,6 +181,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     let template: string | undefined;
     let token: TokenRecord | undefined;
     const resource: ActivityResource = { type: 'UNKNOWN' };
+    let aborted = false;
     try {
       if (isApi) {
         const m = api.match(method, pathname);
@@ -195,6 +198,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       }
     } catch (err) {
       let httpErr: HttpError;
+      if (err instanceof ClientAbortError) {
+        // Nobody to answer: the connection is gone. Not an internal error, no trace.
+        aborted = true;
+        if (!res.destroyed) res.destroy();
+        return;
+      }
       if (err instanceof HttpError) httpErr = err;
       else {
         log(`opsync server: internal error on ${method} ${template ?? 'unmatched'}: ${(err as Error)?.stack ?? String(err)}`);
@@ -203,7 +212,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       if (!res.headersSent && !res.destroyed) sendError(res, httpErr);
       else if (!res.writableEnded) res.end();
     } finally {
-      const status = res.statusCode;
+      // A client that closed its connection before its request was read in full abandoned it, whatever
+      // status the response object holds (200 by default).
+      if (!req.complete && (req.destroyed || res.destroyed)) aborted = true;
+      const status = aborted ? CLIENT_ABORT_STATUS : res.statusCode;
       if (isApi) {
         try {
           record(req, token, resource, status);
@@ -222,8 +234,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   const server = createServer((req, res) => {
     void handle(req, res);
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    // Malformed HTTP never reaches a handler; it still gets a Connect-shaped error body.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ status, message: status === 431 ? 'Request headers are too large' : 'Malformed HTTP request' });
+    const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 
   const host = opts.host ?? '127.0.0.1';

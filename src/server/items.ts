@@ -6,7 +6,7 @@ import { generateValue, RecipeError } from './generate.js';
 import { HttpError } from './http.js';
 import { newId } from './ids.js';
 import type { FileRecord, StoredItem } from './store.js';
-import { totpCode } from './totp.js';
+import { otpParameterProblem, totpCode } from './totp.js';
 
 export interface BuildContext {
   vaultId: string;
@@ -63,6 +63,10 @@ export function buildItem(body: ItemBody, ctx: BuildContext): StoredItem {
     } else {
       const old = oldFields.get(id);
       if (old && old.value === value && old.entropy !== undefined) entropy = old.entropy;
+    }
+    if (OTP_FIELD_TYPES.has((f.type ?? '').toUpperCase()) && typeof value === 'string') {
+      const problem = otpParameterProblem(value);
+      if (problem) throw new HttpError(400, `Invalid item: /fields/${i}/value: ${problem}`);
     }
     fields.push({
       id,

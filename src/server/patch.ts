@@ -13,9 +13,12 @@
 //   a new one, so later operations in the same patch can address it.
 // - `replace` of an absent top-level member (e.g. /favorite or /tags on an item that has none) adds it.
 //
-// The patch is applied to a deep clone and checked after every operation; the first failure throws PatchError
-// naming the operation's index and why, and the input item is never modified: all of the patch applies, or none.
-// Error messages never contain values from the patch or the item.
+// The patch is applied to a deep clone; each operation is checked on its own (op, path, value) as it applies,
+// and the patched item's shape once, after the last one (checking the whole item after every operation made a
+// patch of many operations quadratic). The first failure throws PatchError naming the operation's index (for
+// the shape check: the last operation that touched the property found wrong) and why, and the input item is
+// never modified: all of the patch applies, or none. Error messages never contain values from the patch or
+// the item. Path segments `__proto__`, `constructor` and `prototype` are refused.
 import jsonpatch from 'fast-json-patch';
 import { ITEM_CATEGORIES, type FullItem, type JsonPatchOp } from '../connect/types.js';
 import { newId } from './ids.js';
@@ -35,6 +38,7 @@ const SERVER_OWNED = new Set(['id', 'version', 'vault', 'createdAt', 'updatedAt'
 export const PATCHABLE_PROPERTIES = ['title', 'category', 'favorite', 'tags', 'urls', 'fields', 'sections'] as const;
 const PATCHABLE = new Set<string>(PATCHABLE_PROPERTIES);
 const INDEX = /^(0|[1-9][0-9]*)$/;
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
 const JSON_PATCH_REASONS: Record<string, string> = {
   OPERATION_PATH_UNRESOLVABLE: 'the path does not exist in the item',
@@ -63,11 +67,18 @@ function escape(segment: string): string {
 export function applyItemPatch(item: FullItem, ops: JsonPatchOp[]): FullItem {
   if (!Array.isArray(ops)) throw new PatchError('invalid patch: the body must be a JSON array of operations');
   const doc = structuredClone(item) as unknown as Doc;
-  ops.forEach((op, i) => applyOne(doc, op, i));
+  const tops = ops.map((op, i) => applyOne(doc, op, i));
+  const problem = checkShape(doc);
+  if (problem) {
+    const i = tops.lastIndexOf(problem.key);
+    const where = i >= 0 ? `${describeOp(ops[i], i)}: ` : '';
+    throw new PatchError(`invalid patch: ${where}the patched item would be invalid: ${problem.message}`, i >= 0 ? i : undefined);
+  }
   return doc as unknown as FullItem;
 }
 
-function applyOne(doc: Doc, raw: unknown, i: number): void {
+/** Applies one operation to `doc`; returns the top-level property it touched. */
+function applyOne(doc: Doc, raw: unknown, i: number): string {
   const where = describeOp(raw, i);
   const fail = (reason: string): never => {
     throw new PatchError(`invalid patch: ${where}: ${reason}`, i);
@@ -85,6 +96,8 @@ function applyOne(doc: Doc, raw: unknown, i: number): void {
 
   const segs = path.slice(1).split('/').map(unescape);
   const top = segs[0];
+  const banned = segs.find((s) => FORBIDDEN_SEGMENTS.has(s));
+  if (banned !== undefined) return fail(`the path segment "${banned}" is not allowed`);
   if (SERVER_OWNED.has(top)) return fail(`"/${top}" is set by the server and cannot be patched`);
   if (!PATCHABLE.has(top)) {
     return fail(`"/${top}" is not an item property that can be patched (${PATCHABLE_PROPERTIES.map((p) => `/${p}`).join(', ')})`);
@@ -122,13 +135,12 @@ function applyOne(doc: Doc, raw: unknown, i: number): void {
     jsonpatch.applyOperation(doc, operation, true, true);
   } catch (e) {
     // fast-json-patch's own messages embed the operation and the document (secrets): never pass them on.
-    if (e instanceof jsonpatch.JsonPatchError) fail(JSON_PATCH_REASONS[e.name] ?? 'the operation cannot be applied');
-    throw e;
+    // Anything else it throws (a TypeError adding a member to a string, say) is the operation's fault too.
+    fail(e instanceof jsonpatch.JsonPatchError ? (JSON_PATCH_REASONS[e.name] ?? 'the operation cannot be applied') : 'the operation cannot be applied');
   }
 
-  assignMissingIds(doc);
-  const problem = checkShape(doc);
-  if (problem) fail(`the patched item would be invalid: ${problem}`);
+  if (top === 'fields' || top === 'sections') assignMissingIds(doc, top, segs);
+  return top;
 }
 
 function describeOp(raw: unknown, i: number): string {
@@ -138,18 +150,32 @@ function describeOp(raw: unknown, i: number): string {
   return `operation ${i} (${op} ${path})`;
 }
 
-function assignMissingIds(doc: Doc): void {
-  for (const key of ['fields', 'sections']) {
-    const list = doc[key];
-    if (!Array.isArray(list)) continue;
-    for (const el of list) if (isObject(el) && el.id === undefined) el.id = newId();
-  }
+/**
+ * Gives an id to the field(s) or section(s) an operation just wrote without one, so that later operations
+ * can address them: the whole list when it was replaced, else only the element the path names (or the last
+ * one, for "-"). Touching only those keeps each operation's cost independent of the item's size.
+ */
+function assignMissingIds(doc: Doc, key: 'fields' | 'sections', segs: string[]): void {
+  const list = doc[key];
+  if (!Array.isArray(list)) return;
+  const give = (el: unknown) => {
+    if (isObject(el) && el.id === undefined) el.id = newId();
+  };
+  if (segs.length === 1) list.forEach(give);
+  else give(segs[1] === '-' ? list[list.length - 1] : list[Number(segs[1])]);
 }
 
 const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
 
-/** A description of the first structural problem of a patched item, or undefined. Never includes values. */
-function checkShape(doc: Doc): string | undefined {
+/** The first structural problem of a patched item (and the property it is in), or undefined. Never includes values. */
+function checkShape(doc: Doc): { key: string; message: string } | undefined {
+  const message = shapeProblem(doc);
+  if (message === undefined) return undefined;
+  const m = /^"?([a-z]+)/.exec(message);
+  return { key: m ? m[1] : '', message };
+}
+
+function shapeProblem(doc: Doc): string | undefined {
   if (typeof doc.title !== 'string') return '"title" must be a string';
   if (!(ITEM_CATEGORIES as readonly unknown[]).includes(doc.category)) {
     return `"category" must be one of ${ITEM_CATEGORIES.join(', ')}`;
