@@ -11,7 +11,7 @@ import {
   describeNetworkCode,
   networkCode,
 } from './errors.js';
-import { scrub, sensitiveStrings } from './redact.js';
+import { Redactor, sensitiveStrings } from './redact.js';
 import {
   NOT_PROCESSED_STATUSES,
   RETRYABLE_STATUSES,
@@ -88,7 +88,7 @@ export interface SendResult<T> {
 
 type Outcome =
   | { kind: 'ok'; status: number; data: unknown }
-  | { kind: 'http'; status: number; connectMessage?: string; detail?: string; retryAfterMs?: number }
+  | { kind: 'http'; status: number; connectMessage?: string; detail?: string; withheld?: boolean; retryAfterMs?: number }
   | { kind: 'network'; code: string; cause: unknown };
 
 class AttemptTimeout extends Error {
@@ -111,6 +111,13 @@ export function parseHost(host: string): { origin: string; basePath: string; dis
   } catch {
     throw new UserError(`Connect host "${shown}" is not a valid URL, e.g. http://localhost:8080`);
   }
+  if (url.username || url.password) {
+    // Connect takes its token as a bearer header, so credentials in the URL have nowhere to go; and shown or
+    // recorded (plans, state, errors) they would leak. Refused, never stripped silently.
+    throw new UserError(
+      `Connect host "${shown}" must not carry credentials (user:password@): give the Connect token in OP_CONNECT_TOKEN or --connect-token`,
+    );
+  }
   if (url.search || url.hash) throw new UserError(`Connect host "${url.origin}" must not carry a query or fragment`);
   const basePath = url.pathname.replace(/\/+$/, '');
   return { origin: url.origin, basePath, display: url.origin + basePath };
@@ -130,9 +137,10 @@ export class Transport {
     this.basePath = basePath;
     this.hostDisplay = display;
     this.token = opts.token.trim();
-    if (!this.token) throw new Error('no Connect token given');
+    if (!this.token) throw new UserError('no Connect token given: set OP_CONNECT_TOKEN or pass --connect-token');
     if (!/^[\x21-\x7e]+$/.test(this.token)) {
-      throw new Error('the Connect token holds spaces or characters that cannot be sent in an HTTP header');
+      // Never quoted: it is the token. A line break inside is the usual cause (a pasted or a multi-line file).
+      throw new UserError('the Connect token holds spaces, line breaks or other characters that cannot be sent in an HTTP header: check OP_CONNECT_TOKEN');
     }
     for (const [name, v, min] of [
       ['concurrency', opts.concurrency, 1],
@@ -159,7 +167,9 @@ export class Transport {
     const shownPath = fillTemplate(spec.template, spec.params ?? {});
     const fullPath = path + queryString(spec.query);
     const bodyText = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const secrets = [this.token, ...(spec.body === undefined ? [] : sensitiveStrings(spec.body))];
+    // Built only when an answer has to be read for an error: most calls never need it.
+    let redactor: Redactor | undefined;
+    const redact = () => (redactor ??= new Redactor([this.token, ...(spec.body === undefined ? [] : sensitiveStrings(spec.body))]));
     const retries = spec.retries ?? this.opts.retries;
     const idempotent = isIdempotent(spec.method);
     const hasEffect = spec.method !== 'GET';
@@ -176,8 +186,11 @@ export class Transport {
       const maybe = ambiguous ? '; the request may have been applied' : '';
       const what = `${spec.method} ${shownPath}`;
       if (outcome.kind === 'http') {
-        const reason = outcome.connectMessage ?? outcome.detail ?? STATUS_CODES[outcome.status] ?? 'no message';
-        return new ConnectError(scrub(`Connect answered ${outcome.status} for ${what}: ${reason}${after}${maybe}`, secrets), {
+        const reason =
+          outcome.connectMessage ??
+          outcome.detail ??
+          `${STATUS_CODES[outcome.status] ?? 'no message'}${outcome.withheld ? " (the server's message is not shown: the request carried secret values it could quote)" : ''}`;
+        return new ConnectError(redact().scrub(`Connect answered ${outcome.status} for ${what}: ${reason}${after}${maybe}`), {
           status: outcome.status,
           operation,
           connectMessage: outcome.connectMessage,
@@ -195,7 +208,7 @@ export class Transport {
       } else {
         message = `lost the connection to Connect at ${this.hostDisplay} during ${what}: ${describeNetworkCode(code)} (${code})${after}${maybe}`;
       }
-      return new ConnectError(scrub(message, secrets), {
+      return new ConnectError(redact().scrub(message), {
         operation,
         retryable,
         ambiguous,
@@ -210,7 +223,7 @@ export class Transport {
       this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
       if (attempt > 1) this.stats.retries++;
 
-      const outcome = await this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, secrets));
+      const outcome = await this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, redact));
       if (outcome.kind === 'ok') return { status: outcome.status, data: outcome.data as T };
 
       let retryAfterMs: number | undefined;
@@ -244,7 +257,7 @@ export class Transport {
   }
 
   /** One HTTP exchange, bounded by the per-attempt timeout; never throws. */
-  private async attempt(spec: SendSpec, fullPath: string, bodyText: string | undefined, secrets: string[]): Promise<Outcome> {
+  private async attempt(spec: SendSpec, fullPath: string, bodyText: string | undefined, redact: () => Redactor): Promise<Outcome> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new AttemptTimeout('timeout')), this.opts.timeoutMs);
     const headers: Record<string, string> = {
@@ -280,7 +293,7 @@ export class Transport {
       return {
         kind: 'http',
         status,
-        ...readErrorBody(text, String(res.headers['content-type'] ?? ''), secrets),
+        ...readErrorBody(text, String(res.headers['content-type'] ?? ''), redact()),
         retryAfterMs: parseRetryAfter(res.headers['retry-after']),
       };
     } catch (err) {
@@ -292,23 +305,30 @@ export class Transport {
   }
 }
 
-/** Connect's `{"status":N,"message":"..."}`, or a short line of a plain-text body; scrubbed of secrets. */
-function readErrorBody(text: string, contentType: string, secrets: string[]): { connectMessage?: string; detail?: string } {
+/**
+ * Connect's `{"status":N,"message":"..."}`, or a short line of a plain-text body, as it may be shown (see
+ * Redactor.serverText): scrubbed of every echo of what the request carried, or withheld.
+ */
+function readErrorBody(text: string, contentType: string, redactor: Redactor): { connectMessage?: string; detail?: string; withheld?: boolean } {
   const trimmed = text.trim();
+  let message: string | undefined;
+  let isConnect = false;
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as { message?: unknown };
       if (typeof parsed.message === 'string' && parsed.message.trim()) {
-        return { connectMessage: scrub(parsed.message.trim(), secrets) };
+        message = parsed.message;
+        isConnect = true;
       }
     } catch {
       // fall through: a body that is not the JSON it claims to be
     }
   }
-  if (/^text\/plain/i.test(contentType) && trimmed && trimmed.length <= 200 && !trimmed.includes('\n')) {
-    return { detail: scrub(trimmed, secrets) };
-  }
-  return {};
+  if (!message && /^text\/plain/i.test(contentType) && trimmed && trimmed.length <= 200 && !trimmed.includes('\n')) message = trimmed;
+  if (!message) return {};
+  const shown = redactor.serverText(message);
+  if (shown === undefined) return { withheld: true };
+  return isConnect ? { connectMessage: shown } : { detail: shown };
 }
 
 function fillTemplate(template: string, params: Record<string, string>): string {
