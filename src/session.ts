@@ -2,6 +2,7 @@
 // or the embedded server (--local); and the digest key. Wiring shared by the commands; no engine logic here.
 
 import { ConnectClient } from './connect/client.js';
+import { parseHost } from './connect/transport.js';
 import { UserError } from './errors.js';
 import { digestKey } from './plan/digest.js';
 import { DEFAULT_DATA_DIR } from './server/defaults.js';
@@ -45,9 +46,10 @@ export async function openConnection(flags: ConnectionFlags, env: NodeJS.Process
         'no Connect server: set OP_CONNECT_HOST and OP_CONNECT_TOKEN (or --connect-host/--connect-token), or pass --local to use the embedded server',
       );
     }
-    if (!token) throw new UserError(`no Connect token for ${host}: set OP_CONNECT_TOKEN or pass --connect-token`);
-    if (!/^https?:\/\//.test(host)) host = `http://${host}`;
-    backend = host.replace(/\/+$/, '');
+    if (!/^https?:\/\//i.test(host)) host = `http://${host}`;
+    // As shown and recorded (plans, saved plans, state): never with credentials, which parseHost refuses.
+    backend = parseHost(host).display;
+    if (!token) throw new UserError(`no Connect token for ${backend}: set OP_CONNECT_TOKEN or pass --connect-token`);
   }
   const client = new ConnectClient({ host, token, concurrency: flags.parallelism ?? 8 });
   return {

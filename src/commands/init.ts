@@ -2,6 +2,7 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { parseHost } from '../connect/transport.js';
 import { UserError } from '../errors.js';
 import { CONFIG_FILE } from '../config/load.js';
 import { slug } from '../export/names.js';
@@ -57,6 +58,8 @@ items:
 
 export function initCommand(flags: InitFlags, io: IO): number {
   if (flags.vault.includes('/') || flags.vault.trim() === '') throw new UserError(`--vault "${flags.vault}": a vault name or id, without "/"`);
+  // opsync.yaml is committed: a host with credentials in it is refused before anything is written.
+  if (flags.host && flags.host !== 'local') parseHost(/^https?:\/\//i.test(flags.host) ? flags.host : `http://${flags.host}`);
   try {
     return scaffold(flags, io);
   } catch (err) {
