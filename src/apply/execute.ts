@@ -8,6 +8,7 @@ import type { FullItem } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
 import { desiredDigest } from '../plan/digest.js';
 import { createBody, diffItem } from '../plan/diff.js';
+import { notOurCreate } from '../plan/recovery.js';
 import { createResolver } from '../plan/resolve.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateStore } from '../state/store.js';
@@ -104,20 +105,33 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     return live;
   };
 
-  /** Create, and if the answer was lost (reset, timeout), find what Connect created instead of sending it twice. */
+  /**
+   * Create, recorded as pending first. If the answer was lost (reset, timeout), find what Connect created instead
+   * of sending it twice; if Connect refused it, nothing was created and the pending record goes.
+   */
   const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>): Promise<FullItem> => {
     const vaultId = change.vault.id!;
+    const startedAt = new Date().toISOString();
     store.update((s) => {
-      s.pending[change.address] = { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt: new Date().toISOString() };
+      s.pending[change.address] = { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt };
     });
     try {
       return await client.createItem(vaultId, createBody(desired, values));
     } catch (err) {
-      if (!(err instanceof ConnectError) || !err.ambiguous) throw err;
+      if (!(err instanceof ConnectError) || !err.ambiguous) {
+        // Refused: a later apply must not take a same-titled item for the one this create made.
+        store.update((s) => {
+          delete s.pending[change.address];
+        });
+        throw err;
+      }
       const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
       const found = (await client.findItemsByTitle(vaultId, desired.title)).filter((s) => !managed.has(s.id));
       if (found.length !== 1) throw err;
-      return client.getItem(vaultId, found[0].id);
+      const item = await client.getItem(vaultId, found[0].id);
+      // Somebody else's item of that title is left alone; the pending record stays for the next plan to explain.
+      if (notOurCreate(item, startedAt)) throw err;
+      return item;
     }
   };
 

@@ -9,6 +9,7 @@ import type { StateFile, StateResource } from '../state/types.js';
 import { VERSION } from '../version.js';
 import { desiredDigest } from './digest.js';
 import { createChanges, diffItem } from './diff.js';
+import { notOurCreate } from './recovery.js';
 import { createResolver, ResolveError } from './resolve.js';
 import { PLAN_FORMAT_VERSION, summarise, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
 
@@ -138,16 +139,32 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
 
     if (st) {
       const summary = live.find((s) => s.id === st.itemId);
-      if (!summary) {
-        return { ...create(['item was deleted outside opsync']), drift: { stateVersion: st.version, liveVersion: 0, liveMissing: true } };
+      if (summary) {
+        if (summary.version === st.version && st.digest === digest && rotations.size === 0) {
+          return { ...base, itemId: st.itemId, plannedVersion: summary.version };
+        }
+        const full = await client.getItem(vault.id, st.itemId);
+        return compare(d, base, values, full, st, rotations, []);
       }
-      if (summary.version === st.version && st.digest === digest && rotations.size === 0) {
-        return { ...base, itemId: st.itemId, plannedVersion: summary.version };
-      }
-      const full = await client.getItem(vault.id, st.itemId);
-      return compare(d, base, values, full, st, rotations, []);
     }
+    // No live item for this address: a new resource, one whose item is gone, or a create (or the create of a
+    // replace) that was interrupted. Each goes by title, so none of them creates a second item of that title.
+    return planByTitle(d, vault, live, values, rotations, base, create, st);
+  }
 
+  async function planByTitle(
+    d: DesiredItem,
+    vault: Vault,
+    live: ItemSummary[],
+    values: Map<string, string>,
+    rotations: Set<string>,
+    base: ResourceChange,
+    create: (reasons: string[]) => ResourceChange,
+    st: StateResource | undefined,
+  ): Promise<ResourceChange | undefined> {
+    const pending = req.state.pending[d.address];
+    const gone = st && !pending ? { drift: { stateVersion: st.version, liveVersion: 0, liveMissing: true } } : {};
+    const newReason = st ? (pending ? 'its create was interrupted' : 'item was deleted outside opsync') : 'new resource';
     const sameTitle = live.filter((s) => s.title === d.title);
     const unmanaged = sameTitle.filter((s) => !managedIds.has(s.id));
     if (unmanaged.length === 0) {
@@ -156,23 +173,35 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
         error(`title "${d.title}" is already used in vault ${vault.name} by ${managedIds.get(other.id)}`, d.address, d.pos);
         return undefined;
       }
-      return create(['new resource']);
+      return { ...create([newReason]), ...gone };
     }
+    const importHint = (id: string) => `\`opsync import ${d.address} ${vault.name}/${id}\``;
     if (unmanaged.length > 1) {
-      error(`${unmanaged.length} unmanaged items in vault ${vault.name} are titled "${d.title}"; import the right one with \`opsync import ${d.address} ${vault.name}/<id>\``, d.address, d.pos);
+      error(`${unmanaged.length} unmanaged items in vault ${vault.name} are titled "${d.title}"; import the right one with ${importHint('<id>')}`, d.address, d.pos);
       return undefined;
     }
-    const pending = req.state.pending[d.address];
     if (!pending && !d.adopt) {
       error(
         `an item titled "${d.title}" already exists in vault ${vault.name} (id ${unmanaged[0].id}) and opsync does not manage it; ` +
-          `adopt it with \`opsync import ${d.address} ${vault.name}/${unmanaged[0].id}\` or \`adopt: true\``,
+          `adopt it with ${importHint(unmanaged[0].id)} or \`adopt: true\``,
         d.address,
         d.pos,
       );
       return undefined;
     }
     const full = await client.getItem(vault.id, unmanaged[0].id);
+    if (pending && !d.adopt) {
+      const why = notOurCreate(full, pending.startedAt);
+      if (why) {
+        error(
+          `an interrupted create of ${d.address} was recorded, but the item titled "${d.title}" in vault ${vault.name} (id ${full.id}) is not the one it made: ${why}; ` +
+            `if it is yours, adopt it with ${importHint(full.id)}`,
+          d.address,
+          d.pos,
+        );
+        return undefined;
+      }
+    }
     const reason = pending ? 'recovering an interrupted create' : 'adopting an existing item';
     return { ...compare(d, base, values, full, undefined, rotations, [reason]), adopt: true };
   }
