@@ -81,6 +81,11 @@ export class ConnectClient {
     for (const k of Object.keys(s.byOperation)) delete s.byOperation[k];
   }
 
+  /** How many writes to a vault may be in flight now (halved by each 409, grown back by successes). */
+  vaultWriteLimit(vaultId: string): number {
+    return this.transport.vaultGate.limitOf(vaultId);
+  }
+
   /** The host as messages show it (no trailing slash). */
   get host(): string {
     return this.transport.hostDisplay;

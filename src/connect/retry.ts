@@ -43,14 +43,22 @@ export function retryDelay(
 }
 
 /** HTTP statuses worth retrying: rate limiting and transient server trouble. */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([409, 429, 500, 502, 503, 504]);
 
 /**
- * Statuses that say the request was not processed (rate limited, server unavailable), so that retrying even a
+ * 409 Conflict: real Connect refuses a write that overlaps another write to the same vault. Nothing was applied,
+ * and the conflict clears as soon as the other write ends, so it is worth more tries than other failures.
+ */
+export const CONFLICT_RETRIES = 10;
+/** The longest wait before retrying a conflict. */
+export const CONFLICT_MAX_DELAY_MS = 2000;
+
+/**
+ * Statuses that say the request was not processed (a conflict, rate limited, server unavailable), so that retrying even a
  * POST or PATCH cannot apply it twice. A 500, 502 or 504 may come after the work was done (a gateway timing out
  * on a slow upstream), so for non-idempotent methods they are reported as ambiguous instead of retried.
  */
-export const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+export const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([409, 429, 503]);
 
 /** Methods that can be sent twice with the effect of once. */
 export function isIdempotent(method: string): boolean {

@@ -13,6 +13,8 @@ import {
 } from './errors.js';
 import { Redactor, sensitiveStrings } from './redact.js';
 import {
+  CONFLICT_MAX_DELAY_MS,
+  CONFLICT_RETRIES,
   NOT_PROCESSED_STATUSES,
   RETRYABLE_STATUSES,
   isIdempotent,
@@ -21,6 +23,7 @@ import {
   type BackoffPolicy,
 } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { VaultGate } from './vaultGate.js';
 import { UserError } from '../errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -127,6 +130,8 @@ export class Transport {
   readonly stats: RequestStats = { total: 0, byOperation: {}, retries: 0 };
   private readonly pool: Pool;
   private readonly semaphore: Semaphore;
+  /** Writes per vault, adapting to 409s; the semaphore still bounds everything together. */
+  readonly vaultGate: VaultGate;
   private readonly basePath: string;
   /** The host as shown in messages: no credentials, no trailing slash. */
   readonly hostDisplay: string;
@@ -150,6 +155,7 @@ export class Transport {
       if (!Number.isInteger(v) || v < min) throw new RangeError(`Connect client ${name} must be an integer >= ${min}, got ${v}`);
     }
     this.semaphore = new Semaphore(opts.concurrency);
+    this.vaultGate = new VaultGate(opts.concurrency);
     this.pool = new Pool(origin, {
       connections: opts.concurrency,
       pipelining: 1,
@@ -223,7 +229,11 @@ export class Transport {
       this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
       if (attempt > 1) this.stats.retries++;
 
-      const outcome = await this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, redact));
+      const exchange = () => this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, redact));
+      const vault = spec.method !== 'GET' ? spec.params?.vault : undefined;
+      const outcome = vault
+        ? await this.vaultGate.run(vault, exchange, (o) => (o.kind === 'ok' ? 'ok' : o.kind === 'http' && o.status === 409 ? 'conflict' : 'other'))
+        : await exchange();
       if (outcome.kind === 'ok') return { status: outcome.status, data: outcome.data as T };
 
       let retryAfterMs: number | undefined;
@@ -236,7 +246,8 @@ export class Transport {
         if (!RETRYABLE_STATUSES.has(outcome.status)) throw fail(attempt, outcome, false, false);
         // A 500/502/504 may come after the work was done: only idempotent requests are sent again.
         if (!idempotent && !notProcessed) throw fail(attempt, outcome, true, true);
-        if (attempt > retries) throw fail(attempt, outcome, true, !notProcessed);
+        const conflict = outcome.status === 409;
+        if (attempt > (conflict && retries > 0 ? Math.max(retries, CONFLICT_RETRIES) : retries)) throw fail(attempt, outcome, true, !notProcessed);
         if (!notProcessed) mayHaveApplied = true;
         retryAfterMs = outcome.retryAfterMs;
         reason = String(outcome.status);
@@ -250,7 +261,9 @@ export class Transport {
         reason = TIMEOUT_CODES.has(outcome.code) ? 'TIMEOUT' : outcome.code;
       }
 
-      const delayMs = retryDelay(attempt - 1, this.opts.backoff, retryAfterMs);
+      // A conflict clears when the other write to the vault ends: short waits, however many tries.
+      const backoff = reason === '409' ? { ...this.opts.backoff, maxMs: Math.min(this.opts.backoff.maxMs, CONFLICT_MAX_DELAY_MS) } : this.opts.backoff;
+      const delayMs = retryDelay(attempt - 1, backoff, retryAfterMs);
       this.opts.onRetry?.({ operation, path: shownPath, attempt: attempt + 1, delayMs, reason, retryAfterMs });
       await sleep(delayMs);
     }

@@ -128,6 +128,19 @@ describe('retries on answers', () => {
     await direct.deleteItem(vaultId, item.id);
   });
 
+  it('retries writes answered 409 (a conflict: nothing applied), more times than other failures, and halves the vault\'s write limit', async () => {
+    const { client, retries } = connect({ retries: 2, concurrency: 8 });
+    proxy.inject({ method: 'POST', status: 409, times: 5 });
+    const item = await client.createItem(vaultId, itemInput('post-after-409'));
+    expect(proxy.seen.map((r) => r.fault ?? 'forwarded')).toEqual([...Array(5).fill('status 409'), 'forwarded']);
+    expect(retries.every((r) => r.reason === '409')).toBe(true);
+    expect(await countTitled('post-after-409')).toBe(1);
+    expect(client.vaultWriteLimit(vaultId)).toBe(2); // 8 -> 4 -> 2 -> 1 -> 1 -> 1, then one success: 2
+    proxy.inject({ method: 'DELETE', status: 409, times: 1 });
+    await client.deleteItem(vaultId, item.id);
+    expect(await countTitled('post-after-409')).toBe(0);
+  });
+
   it('does not resend a POST answered 502: it may have been applied', async () => {
     const { client } = connect();
     proxy.inject({ method: 'POST', status: 502, times: Infinity });
