@@ -1,10 +1,10 @@
 // Reading, checking, migrating and atomically writing the state file.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STATE_FORMAT_VERSION, type StateFile } from './types.js';
-import { writeFileAtomic } from '../files.js';
+import { FileReadError, LIMITS, readRegularFile, writeFileAtomic } from '../files.js';
 
 export class StateError extends Error {
   constructor(message: string) {
@@ -17,20 +17,46 @@ export function emptyState(): StateFile {
   return { version: STATE_FORMAT_VERSION, lineage: randomUUID(), serial: 0, resources: {}, pending: {} };
 }
 
-/** Format migrations, oldest first: each takes the document of version `from` to `from + 1`. */
-const MIGRATIONS: { from: number; migrate: (doc: Record<string, unknown>) => Record<string, unknown> }[] = [
-  // v0 (pre-release) kept resources under `items` and had no pending creates.
-  { from: 0, migrate: ({ items, ...rest }) => ({ ...rest, version: 1, resources: items ?? {}, pending: {} }) },
+/**
+ * Format migrations, oldest first: each takes the document of version `from` to `from + 1`, and runs only on
+ * a document that has that version's shape (`is`): a file that merely lacks a version, or says an old one
+ * over a newer shape, is refused rather than migrated (a migration that found no `items` would forget every
+ * resource, and the next write would make that permanent).
+ */
+const MIGRATIONS: {
+  from: number;
+  is: (doc: Record<string, unknown>) => boolean;
+  migrate: (doc: Record<string, unknown>) => Record<string, unknown>;
+}[] = [
+  // v0 (pre-release) kept resources under `items`, had no pending creates and no version property.
+  {
+    from: 0,
+    is: (doc) => isObject(doc.items) && !('resources' in doc) && !('pending' in doc),
+    migrate: ({ items, ...rest }) => ({ ...rest, version: 1, resources: items, pending: {} }),
+  },
 ];
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function migrate(doc: Record<string, unknown>, path: string): Record<string, unknown> {
-  let version = typeof doc.version === 'number' ? doc.version : 0;
+  const bad = (what: string) => new StateError(`state ${path}: ${what}; restore it from a backup or version control`);
+  let version: number;
+  if (!('version' in doc)) {
+    // Only v0 had no version; anything else without one is damaged, not old.
+    if (!MIGRATIONS[0].is(doc)) throw bad('"version" is missing and it is not an old (v0) state file');
+    version = 0;
+  } else if (typeof doc.version !== 'number' || !Number.isSafeInteger(doc.version) || doc.version < 0) {
+    throw bad(`"version" must be a whole number, not ${JSON.stringify(doc.version) ?? String(doc.version)}`);
+  } else {
+    version = doc.version;
+  }
   if (version > STATE_FORMAT_VERSION) {
-    throw new StateError(`${path} has state format ${version}; this opsync reads up to ${STATE_FORMAT_VERSION}: upgrade opsync`);
+    throw new StateError(`state ${path} has state format ${version}; this opsync reads up to ${STATE_FORMAT_VERSION}: upgrade opsync`);
   }
   while (version < STATE_FORMAT_VERSION) {
     const step = MIGRATIONS.find((m) => m.from === version);
-    if (!step) throw new StateError(`${path}: no migration from state format ${version}`);
+    if (!step) throw new StateError(`state ${path}: no migration from state format ${version}`);
+    if (!step.is(doc)) throw bad(`it says state format ${version} but does not have that format's shape`);
     doc = step.migrate(doc);
     version += 1;
   }
@@ -56,8 +82,9 @@ const OPTIONAL = new Set(['rotations', 'protect']);
 
 /** The state's shape, strictly: unknown keys are refused, so nothing (a value, say) can ride along. */
 export function validateStateShape(doc: Record<string, unknown>, path: string): StateFile {
-  const bad = (where: string, what: string) => new StateError(`${path}: ${where}: ${what}`);
+  const bad = (where: string, what: string) => new StateError(`state ${path}: ${where}: ${what}`);
   for (const k of Object.keys(doc)) if (!TOP_KEYS.has(k)) throw bad(k, 'unknown property');
+  if (doc.version !== STATE_FORMAT_VERSION) throw bad('version', `must be ${STATE_FORMAT_VERSION}`);
   if (typeof doc.lineage !== 'string' || doc.lineage === '') throw bad('lineage', 'must be a non-empty string');
   if (!Number.isInteger(doc.serial) || (doc.serial as number) < 0) throw bad('serial', 'must be a whole number');
   if (doc.connect !== undefined && typeof doc.connect !== 'string') throw bad('connect', 'must be a string');
@@ -84,21 +111,21 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
 
 /** The state at `path`; a missing file is a new, empty state (nothing is written). */
 export function readState(path: string): StateFile {
-  if (!existsSync(path)) return emptyState();
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, { maxBytes: LIMITS.state });
   } catch (err) {
-    throw new StateError(`cannot read state ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (err instanceof FileReadError && err.code === 'ENOENT') return emptyState();
+    throw new StateError(`cannot read state ${path}: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new StateError(`${path} is not valid JSON (${(err as Error).message}); restore it from a backup or version control`);
+    throw new StateError(`state ${path} is not valid JSON (${(err as Error).message}); restore it from a backup or version control`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new StateError(`${path} is not an opsync state file`);
-  return validateStateShape(migrate(doc as Record<string, unknown>, path), path);
+  if (!isObject(doc)) throw new StateError(`state ${path} is not an opsync state file (not a JSON object)`);
+  return validateStateShape(migrate(doc, path), path);
 }
 
 /** Stable key order, so that diffs of the state stay readable. */

@@ -56,6 +56,39 @@ describe('state file', () => {
     expect(s.pending).toEqual({});
   });
 
+  it('refuses a version that is not a whole number, a missing one on a new shape, and an old one over a new shape', () => {
+    mkdirSync(join(dir, '.opsync'));
+    const v1 = { lineage: 'l', serial: 3, resources: { 'P/a': resource('P/a') }, pending: {} };
+    for (const [doc, message] of [
+      [{ ...v1, version: '1' }, /state .*state\.json: "version" must be a whole number, not "1"/],
+      [{ ...v1, version: null }, /"version" must be a whole number, not null/],
+      [{ ...v1, version: 1.5 }, /not 1\.5/],
+      [{ ...v1, version: -1 }, /not -1/],
+      [{ ...v1, version: 2 ** 60 }, /"version" must be a whole number/],
+      [v1, /"version" is missing and it is not an old \(v0\) state file/],
+      [{ ...v1, version: 0 }, /says state format 0 but does not have that format's shape/],
+      [{ lineage: 'l', serial: 3, items: { 'P/a': resource('P/a') }, resources: {} }, /"version" is missing/],
+      [{ ...v1, version: 2 }, /format 2; this opsync reads up to 1: upgrade opsync/],
+    ] as const) {
+      writeFileSync(path, JSON.stringify(doc));
+      expect(() => readState(path), JSON.stringify(doc)).toThrow(StateError);
+      expect(() => readState(path)).toThrow(message);
+    }
+    // version 0 written out, with the v0 shape, migrates like a file without a version
+    writeFileSync(path, JSON.stringify({ version: 0, lineage: 'l', serial: 3, items: { 'P/a': resource('P/a') } }));
+    expect(readState(path).resources['P/a'].itemId).toBe('i'.repeat(26));
+  });
+
+  it('reads regular files only: a FIFO, a folder, a path through a file are one clear error', () => {
+    mkdirSync(join(dir, '.opsync'));
+    spawnSync('mkfifo', [path]);
+    expect(() => readState(path)).toThrow(/cannot read state .*state\.json: is a FIFO \(named pipe\); only regular files are read/);
+    expect(() => readState(dir)).toThrow(/is a folder/);
+    writeFileSync(join(dir, 'file'), '');
+    expect(() => readState(join(dir, 'file/state.json'))).toThrow(/a part of its path is a file, not a folder/);
+    expect(readState(join(dir, 'missing/state.json')).serial).toBe(0);
+  });
+
   it('leaves the old state intact and no temp file behind when a write fails', () => {
     const s = emptyState();
     writeStateAtomic(path, s);
