@@ -10,6 +10,8 @@ import { buildItem, fileView, fullItemView, itemSummary } from './items.js';
 import { applyItemPatch, PatchError } from './patch.js';
 import { Router, type Params } from './router.js';
 import { ItemGoneError, type Store, type StoredItem, type TokenRecord } from './store.js';
+
+type ItemListEntry = Omit<StoredItem, 'fields' | 'sections'>;
 import { tokenAllows, tokenSeesVault, type Access } from './tokens.js';
 import { validateBody } from './validate.js';
 
@@ -148,8 +150,8 @@ const getVault: ApiHandler = (ctx) => {
 
 const listItems: ApiHandler = (ctx) => {
   const vault = vaultFor(ctx, 'read');
-  const keep = filterOf<StoredItem>(ctx, { title: (i) => i.title, tag: (i) => i.tags ?? [] });
-  sendJson(ctx.res, 200, ctx.store.listItems(vault.id).filter(keep).map(itemSummary));
+  const keep = filterOf<ItemListEntry>(ctx, { title: (i) => i.title, tag: (i) => i.tags ?? [] });
+  sendJson(ctx.res, 200, ctx.store.listItemSummaries(vault.id).filter(keep).map(itemSummary));
 };
 
 const createItem: ApiHandler = async (ctx) => {

@@ -22,6 +22,7 @@
 import jsonpatch from 'fast-json-patch';
 import { ITEM_CATEGORIES, type FullItem, type JsonPatchOp } from '../connect/types.js';
 import { newId } from './ids.js';
+import { ITEM_LIMITS } from './validate.js';
 
 export class PatchError extends Error {
   /** Index of the offending operation in the patch, when one is to blame. */
@@ -139,6 +140,10 @@ function applyOne(doc: Doc, raw: unknown, i: number): string {
     fail(e instanceof jsonpatch.JsonPatchError ? (JSON_PATCH_REASONS[e.name] ?? 'the operation cannot be applied') : 'the operation cannot be applied');
   }
 
+  // A list never grows past its limit, even for a moment: ids are looked up in it by later operations.
+  const max = (ITEM_LIMITS as Record<string, number>)[top];
+  const after = doc[top];
+  if (max !== undefined && Array.isArray(after) && after.length > max) fail(`/${top} may hold at most ${max} elements`);
   if (top === 'fields' || top === 'sections') assignMissingIds(doc, top, segs);
   return top;
 }

@@ -59,6 +59,12 @@ ALTER TABLE activity ADD COLUMN vault_id TEXT;
 ALTER TABLE activity ADD COLUMN actor_id TEXT;
 UPDATE activity SET vault_id = json_extract(data, '$.resource.vault.id'), actor_id = json_extract(data, '$.actor.id');
 `;
+// Stores made before item lists were served from a summary column lack it; it is added and filled (the item
+// without its fields and sections) when such a store is opened.
+const ITEM_SUMMARY_COLUMN = `
+ALTER TABLE items ADD COLUMN summary TEXT;
+UPDATE items SET summary = json_remove(data, '$.fields', '$.sections');
+`;
 const ACTIVITY_INDEXES = `
 CREATE INDEX IF NOT EXISTS activity_by_vault ON activity (vault_id, seq);
 CREATE INDEX IF NOT EXISTS activity_by_actor ON activity (actor_id, seq);
@@ -100,6 +106,11 @@ function toVault(r: VaultRow): Vault {
   };
 }
 
+function summaryOf(item: StoredItem): string {
+  const { fields: _fields, sections: _sections, ...rest } = item;
+  return JSON.stringify(rest);
+}
+
 export class Store {
   private readonly db: Database.Database;
 
@@ -112,6 +123,8 @@ export class Store {
     this.writeTransaction(() => {
       const cols = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('activity') as { name: string }[];
       if (!cols.some((c) => c.name === 'vault_id')) this.db.exec(ACTIVITY_COLUMNS);
+      const itemCols = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('items') as { name: string }[];
+      if (!itemCols.some((c) => c.name === 'summary')) this.db.exec(ITEM_SUMMARY_COLUMN);
       this.db.exec(ACTIVITY_INDEXES);
     });
   }
@@ -198,6 +211,16 @@ export class Store {
     );
   }
 
+  /**
+   * The items of a vault in list order without their fields and sections, read from a column of their own:
+   * a list never parses the items' values (a vault of large items made every list take seconds).
+   */
+  listItemSummaries(vaultId: string): Omit<StoredItem, 'fields' | 'sections'>[] {
+    return (this.db.prepare('SELECT summary FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { summary: string }[]).map(
+      (r) => JSON.parse(r.summary) as Omit<StoredItem, 'fields' | 'sections'>,
+    );
+  }
+
   getItem(vaultId: string, id: string): StoredItem | undefined {
     const r = this.db.prepare('SELECT data FROM items WHERE vault_id = ? AND id = ?').get(vaultId, id) as { data: string } | undefined;
     return r && (JSON.parse(r.data) as StoredItem);
@@ -212,8 +235,8 @@ export class Store {
   insertItem(item: StoredItem): void {
     this.writeTransaction(() => {
       this.db
-        .prepare('INSERT INTO items (vault_id, id, version, data, seq) VALUES (?, ?, ?, ?, ?)')
-        .run(item.vault.id, item.id, item.version, JSON.stringify(item), this.nextSeq('items'));
+        .prepare('INSERT INTO items (vault_id, id, version, data, summary, seq) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(item.vault.id, item.id, item.version, JSON.stringify(item), summaryOf(item), this.nextSeq('items'));
       this.touchVault(item.vault.id, item.updatedAt);
     });
   }
@@ -233,8 +256,8 @@ export class Store {
       if (next.id !== current.id || next.vault.id !== vaultId) throw new Error('updateItem: the item changed its id or vault');
       if (next.version <= current.version) throw new Error('updateItem: the version must increase');
       const n = this.db
-        .prepare('UPDATE items SET version = ?, data = ? WHERE vault_id = ? AND id = ? AND version = ?')
-        .run(next.version, JSON.stringify(next), vaultId, id, current.version).changes;
+        .prepare('UPDATE items SET version = ?, data = ?, summary = ? WHERE vault_id = ? AND id = ? AND version = ?')
+        .run(next.version, JSON.stringify(next), summaryOf(next), vaultId, id, current.version).changes;
       if (n !== 1) throw new Error('updateItem: the item changed under the write lock');
       this.touchVault(vaultId, next.updatedAt);
       return next;
