@@ -1,12 +1,14 @@
 // opsync.yaml: optional project settings, validated with ajv like manifests. Paths in it are made absolute
 // against the file's folder. It never holds the Connect token: a `token` key is refused.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { UserError } from '../errors.js';
+import { FileReadError, LIMITS, readRegularFile } from '../files.js';
 import { positionOf } from '../manifest/positions.js';
 import { validateDocument } from '../manifest/schema.js';
+import { MAX_ALIAS_COUNT } from '../manifest/load.js';
 import type { SafetyLimits } from '../plan/safety.js';
 import type { VaultDefaults } from '../manifest/types.js';
 
@@ -28,8 +30,15 @@ export interface ProjectConfig {
   vaults?: Record<string, VaultDefaults>;
 }
 
-/** Every problem of opsync.yaml, one per line, as file:line:col: message. */
-export class ConfigError extends UserError {}
+/** Every problem of opsync.yaml, one per line, as file:line:col: message (`lines`, each printed escaped). */
+export class ConfigError extends UserError {
+  readonly lines: string[];
+  constructor(lines: string | string[]) {
+    const all = typeof lines === 'string' ? [lines] : lines;
+    super(all.join('\n'));
+    this.lines = all;
+  }
+}
 
 const TOKEN_MESSAGE = 'the Connect token must not be in opsync.yaml (it is committed with the project); set OP_CONNECT_TOKEN or pass --connect-token';
 
@@ -62,9 +71,11 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
   const shown = relative(cwd, file) || file;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, { maxBytes: LIMITS.config });
   } catch (err) {
-    throw new UserError(`cannot read config file ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // The system's code where it gave one (as before), else what opsync refused and why.
+    const why = err instanceof FileReadError ? (err.code && !['ENOTREG', 'EFBIG', 'EILSEQ'].includes(err.code) ? err.code : err.reason) : (err as Error).message;
+    throw new UserError(`cannot read config file ${shown}: ${why}`);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -77,8 +88,18 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     const { line, col } = lines.linePos(e.pos[0]);
     problems.push(`${shown}:${line}:${col}: error: YAML: ${e.message.split('\n')[0]}`);
   }
-  if (problems.length) throw new ConfigError(problems.join('\n'));
-  const data: unknown = doc.toJS() ?? {};
+  if (problems.length) throw new ConfigError(problems);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    const what = /^Unresolved alias/.test((err as Error).message)
+      ? 'an alias has no anchor before it'
+      : err instanceof RangeError
+        ? 'the document is nested too deeply'
+        : `aliases expand to more than ${MAX_ALIAS_COUNT} nodes`;
+    throw new ConfigError(`${shown}:1:1: error: YAML: ${what}`);
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`${shown}:1:1: error: opsync.yaml is a mapping (connect, state, manifests, parallelism, safety, vaults)`);
   }
@@ -88,7 +109,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     if (tokens.some((t) => t.join('.') === p.path.join('.'))) continue;
     problems.push(`${at(p.path, p.atKey)}: error: ${p.message}`);
   }
-  if (problems.length) throw new ConfigError(problems.join('\n'));
+  if (problems.length) throw new ConfigError(problems);
 
   const raw = data as {
     connect?: { host?: string };

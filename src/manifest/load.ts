@@ -1,14 +1,16 @@
 // Manifests -> desired items: read files and folders, parse YAML with positions, validate against the
 // schema, then check meaning across every document. All problems are reported at once.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isAlias, LineCounter, parseAllDocuments, visit, type Alias, type Document } from 'yaml';
 import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory } from '../connect/types.js';
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
 import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
-import { parseRef } from './values.js';
+import { parseRef, checkFileSource } from './values.js';
+import { FileReadError, LIMITS, readRegularFile } from '../files.js';
+import { inline } from '../ui/sanitize.js';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -19,9 +21,64 @@ export interface LoadOptions {
   vaultDefaults?: Record<string, VaultDefaults>;
 }
 
+/**
+ * One line per diagnostic. File names and messages carry manifest text (keys, titles, paths): control
+ * characters and newlines in them are escaped here, where every diagnostic is printed, so that no key can
+ * move the cursor, colour the terminal or start a line of its own (a `::warning::` workflow command in CI).
+ */
 export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
-  const file = d.file.startsWith('/') ? relative(cwd, d.file) || d.file : d.file;
-  return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;
+  const rel = d.file.startsWith('/') ? relative(cwd, d.file) : '';
+  const file = rel && !rel.startsWith('..') ? rel : d.file;
+  return `${inline(file)}:${d.line}:${d.col}: ${d.severity}: ${inline(d.message)}`;
+}
+
+/** Alias expansions allowed per document (the yaml library's default, made explicit): stops alias bombs. */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The document as plain data, or a problem where it is: an alias without an anchor before it, too many alias
+ * expansions (a "billion laughs" document), or nesting too deep to convert.
+ */
+function toData(doc: Document, lines: LineCounter, file: string): { data: unknown } | { problem: Diagnostic } {
+  try {
+    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const aliases: Alias[] = [];
+    try {
+      visit(doc, {
+        Alias: (_key, node) => {
+          aliases.push(node);
+        },
+      });
+    } catch {
+      /* a document too deep to walk: reported at its start */
+    }
+    const unresolved = /^Unresolved alias[^:]*: (.*)$/.exec(message);
+    let at: Alias | undefined;
+    let what: string;
+    if (unresolved) {
+      at = aliases.find((a) => isAlias(a) && a.source === unresolved[1] && !safeResolve(a, doc)) ?? aliases[0];
+      what = `alias *${unresolved[1]} has no anchor &${unresolved[1]} before it`;
+    } else if (/alias/i.test(message)) {
+      at = aliases[0];
+      what = `aliases expand to more than ${MAX_ALIAS_COUNT} nodes; write the values out instead`;
+    } else if (err instanceof RangeError) {
+      what = 'the document is nested too deeply';
+    } else {
+      what = message.split('\n')[0];
+    }
+    const { line, col } = lines.linePos(at?.range?.[0] ?? doc.range?.[0] ?? 0);
+    return { problem: { file, line, col, severity: 'error', message: `YAML: ${what}` } };
+  }
+}
+
+function safeResolve(a: Alias, doc: Document): unknown {
+  try {
+    return a.resolve(doc);
+  } catch {
+    return undefined;
+  }
 }
 
 function listFiles(path: string, out: string[]): void {
@@ -85,7 +142,12 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
     }
     if (statSync(full).isDirectory()) {
       const found: string[] = [];
-      listFiles(full, found);
+      try {
+        listFiles(full, found);
+      } catch (err) {
+        error({ file: p, line: 1, col: 1 }, `cannot list folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        continue;
+      }
       if (found.length === 0) error({ file: p, line: 1, col: 1 }, 'no .yaml or .yml manifests in this folder');
       files.push(...found);
     } else files.push(full);
@@ -95,16 +157,24 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
   for (const absolute of [...new Set(files)]) {
     manifest.files.push(absolute);
     // Positions name the file as the user would: relative to the working folder.
-    const file = relative(cwd, absolute) || absolute;
+    const rel = relative(cwd, absolute);
+    const file = rel && !rel.startsWith('..') ? rel : absolute;
     const lines = new LineCounter();
     let text: string;
     try {
-      text = readFileSync(absolute, 'utf8');
+      text = readRegularFile(absolute, { maxBytes: LIMITS.manifest });
     } catch (err) {
-      error({ file, line: 1, col: 1 }, `cannot read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      error({ file, line: 1, col: 1 }, `cannot read: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
       continue;
     }
-    for (const doc of parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })) {
+    let parsed: Document.Parsed[];
+    try {
+      parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false }) as Document.Parsed[];
+    } catch (err) {
+      error({ file, line: 1, col: 1 }, `YAML: ${err instanceof RangeError ? 'the document is nested too deeply' : (err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    for (const doc of Array.isArray(parsed) ? parsed : [parsed]) {
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
           const { line, col } = lines.linePos(e.pos[0]);
@@ -112,7 +182,12 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
         }
         continue;
       }
-      const data: unknown = doc.toJS();
+      const converted = toData(doc, lines, file);
+      if ('problem' in converted) {
+        diagnostics.push(converted.problem);
+        continue;
+      }
+      const data = converted.data;
       if (data === null || data === undefined) continue;
       if (!isObj(data)) {
         error(positionOf(doc, lines, file, []), 'a manifest is a mapping with vault and items');
@@ -180,7 +255,9 @@ function buildDocument(
       } else if (value === undefined) source = { kind: 'unmanaged' };
       else if (typeof value === 'string') source = { kind: 'literal', value };
       else if (typeof value.env === 'string') source = { kind: 'env', name: value.env };
-      else if (typeof value.file === 'string') source = { kind: 'file', path: resolve(d.cwd, dirname(d.file), value.file), as: value.file };
+      else if (typeof value.file === 'string') {
+        source = { kind: 'file', path: resolve(d.cwd, dirname(d.file), value.file), as: value.file, ...(value.encoding === 'base64' ? { encoding: 'base64' as const } : {}) };
+      }
       else source = { kind: 'ref', ref: value.ref as string };
 
       const type = (f.type as FieldType | undefined) ?? (purpose === 'PASSWORD' || gen ? 'CONCEALED' : 'STRING');
@@ -193,13 +270,9 @@ function buildDocument(
         error(pos([...at, 'fields', fkey, 'value', 'env'], false), `field "${fkey}": environment variable ${source.name} is not set (or is empty)`);
       }
       if (source.kind === 'file') {
-        let ok = false;
-        try {
-          ok = statSync(source.path).isFile();
-        } catch {
-          ok = false;
-        }
-        if (!ok) error(pos([...at, 'fields', fkey, 'value', 'file'], false), `field "${fkey}": file ${source.as} does not exist or is not a file`);
+        // Read as plan reads it when values are checked (binary content, size, FIFOs); else only looked at.
+        const problem = checkFileSource(source, env !== undefined);
+        if (problem) error(pos([...at, 'fields', fkey, 'value', 'file'], false), `field "${fkey}": ${problem}`);
       }
       if (source.kind === 'ref' && !parseRef(source.ref)) {
         error(pos([...at, 'fields', fkey, 'value', 'ref'], false), `field "${fkey}": reference must be op://<vault>/<item>/[<section>/]<field>`);

@@ -1,5 +1,5 @@
-// Documents against the schemas in schemas/ (ajv): manifests, and opsync.yaml through the same
-// machinery, with errors a person reads.
+// Documents against the schemas in schemas/ (ajv): manifests, and opsync.yaml and saved plans through the
+// same machinery, with errors a person reads.
 
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -8,7 +8,7 @@ import type { JsonPath } from './positions.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export type SchemaName = 'manifest' | 'config';
+export type SchemaName = 'manifest' | 'config' | 'plan-file';
 
 let ajv: Ajv | undefined;
 const validators = new Map<SchemaName, ValidateFunction>();
@@ -68,7 +68,14 @@ function describe(e: ErrorObject): SchemaProblem | undefined {
       return { path, atKey: false, message: `${human(path)} must be ${String(p.type).replace(',', ' or ')}` };
     case 'minProperties':
     case 'maxProperties':
-      return { path, atKey: false, message: `${human(path)} must be text, or exactly one of env, file, ref` };
+      if (path[path.length - 1] !== 'value') return { path, atKey: false, message: `${human(path)} ${e.message ?? 'is invalid'}` };
+      return { path, atKey: false, message: `${human(path)} must be text, or exactly one of env, file, ref (a file may add encoding)` };
+    case 'if':
+      return undefined; // the failing then/else branch says what is wrong
+    case 'dependencies':
+      return { path, atKey: true, message: `${human(path)}: ${String(p.property)} needs ${String(p.missingProperty)}` };
+    case 'const':
+      return { path, atKey: false, message: `${human(path)} must be ${JSON.stringify(p.allowedValue)}` };
     default:
       return { path, atKey: false, message: `${human(path)} ${e.message ?? 'is invalid'}` };
   }

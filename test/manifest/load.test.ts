@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -149,13 +149,86 @@ items:
   });
 });
 
+describe('hostile manifests', () => {
+  it('reports alias bombs and undefined aliases where they are, instead of throwing', () => {
+    const bomb = ['vault: P', 'a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']]) bomb.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    const { lines } = load({ 'bomb.yaml': `${bomb.join('\n')}\nitems: {}\n`, 'undef.yaml': 'vault: P\nitems:\n  x: *nope\n' });
+    expect(lines).toEqual([
+      'bomb.yaml:3:8: error: YAML: aliases expand to more than 100 nodes; write the values out instead',
+      'undef.yaml:3:6: error: YAML: alias *nope has no anchor &nope before it',
+    ]);
+  });
+
+  it('still takes a few aliases', () => {
+    const { diagnostics, manifest } = load({ 'm.yaml': 'vault: P\nitems:\n  a: &base { category: PASSWORD }\n  b: *base\n' });
+    expect(diagnostics).toEqual([]);
+    expect(manifest.items.map((i) => i.category)).toEqual(['PASSWORD', 'PASSWORD']);
+  });
+
+  it('reports nesting too deep for the YAML library as one diagnostic', () => {
+    const { lines } = load({ 'deep.yaml': `vault: P\nitems: {}\nx: ${'['.repeat(20000)}${']'.repeat(20000)}\n` });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines[0]).toMatch(/^deep\.yaml:\d+:\d+: error: /);
+  });
+
+  it('escapes control characters and newlines of keys in every diagnostic', () => {
+    const { lines } = load({ 'm.yaml': 'vault: P\nitems:\n  a:\n    "k\\e[31m\\n::warning::x": 1\n' });
+    expect(lines).toEqual(['m.yaml:4:5: error: items.a.k\\u001b[31m\\n::warning::x: unknown property']);
+    expect(formatDiagnostic({ file: 'f\u001b.yaml', line: 1, col: 1, severity: 'warning', message: 'a\r\nb\u202e' })).toBe(
+      'f\\u001b.yaml:1:1: warning: a\\u000d\\nb\\u202e',
+    );
+  });
+
+  it('refuses a binary {file:} source unless it says encoding: base64, and checks the encoding property', () => {
+    const dir = project({
+      'm.yaml':
+        'vault: P\nitems:\n  a:\n    fields:\n' +
+        '      raw: { type: CONCEALED, value: { file: cert.der } }\n' +
+        '      b64: { type: CONCEALED, value: { file: cert.der, encoding: base64 } }\n' +
+        '      text: { type: CONCEALED, value: { file: key.pem, encoding: utf-8 } }\n' +
+        '      bad: { type: CONCEALED, value: { env: X, encoding: base64 } }\n' +
+        '      two: { type: CONCEALED, value: { env: X, ref: "op://a/b/c" } }\n',
+      'key.pem': 'pem ✓\n',
+    });
+    writeFileSync(join(dir, 'cert.der'), Buffer.from([0x30, 0x82, 0xff, 0x00]));
+    const { manifest, diagnostics } = loadManifests(['m.yaml'], { cwd: dir, env: { X: 'x' } });
+    expect(diagnostics.map((d) => formatDiagnostic(d, dir))).toEqual([
+      'm.yaml:8:31: error: items.a.fields.bad.value: encoding needs file',
+      'm.yaml:9:38: error: items.a.fields.two.value must be text, or exactly one of env, file, ref (a file may add encoding)',
+      'm.yaml:5:46: error: field "raw": file cert.der is not UTF-8 text (binary?); add encoding: base64 to the source to store its bytes base64-encoded',
+    ]);
+    expect(manifest.items).toEqual([]);
+    // Without the bad fields, the sources resolve as plan resolves them.
+    writeFileSync(join(dir, 'm.yaml'), readFileSync(join(dir, 'm.yaml'), 'utf8').split('\n').filter((l) => !/ (raw|bad|two):/.test(l)).join('\n'));
+    const good = loadManifests(['m.yaml'], { cwd: dir, env: { X: 'x' } });
+    expect(good.diagnostics).toEqual([]);
+    const fields = good.manifest.items[0].fields;
+    const source = (key: string) => fields.find((f) => f.key === key)!.source;
+    expect(source('b64')).toMatchObject({ kind: 'file', encoding: 'base64' });
+    expect(resolveLocalValue(source('b64'), {})).toBe('MIL/AA==');
+    expect(source('text')).not.toHaveProperty('encoding');
+    expect(resolveLocalValue(source('text'), {})).toBe('pem ✓\n');
+    expect(() => resolveLocalValue({ kind: 'file', path: join(dir, 'cert.der'), as: 'cert.der' }, {})).toThrow(/file cert\.der is not UTF-8 text/);
+  });
+
+  it('refuses {file:} sources over 1 MiB, and reads FIFOs and devices nowhere', () => {
+    const dir = project({ 'big.txt': 'x'.repeat(1024 * 1024 + 1) });
+    expect(() => resolveLocalValue({ kind: 'file', path: join(dir, 'big.txt'), as: 'big.txt' }, {})).toThrow(/cannot read file big\.txt: is larger than 1 MiB/);
+    expect(() => resolveLocalValue({ kind: 'file', path: '/dev/zero', as: 'z' }, {})).toThrow(/cannot read file z: is a character device/);
+    expect(loadManifests(['/dev/zero'], { cwd: dir }).diagnostics.map((d) => formatDiagnostic(d, dir))).toEqual([
+      '/dev/zero:1:1: error: cannot read: is a character device; only regular files are read',
+    ]);
+  });
+});
+
 describe('values', () => {
   it('resolves literal, env and file sources, and names only the source when it fails', () => {
     expect(resolveLocalValue({ kind: 'literal', value: 'v' }, {})).toBe('v');
     expect(resolveLocalValue({ kind: 'env', name: 'X' }, { X: SECRET })).toBe(SECRET);
     expect(resolveLocalValue({ kind: 'generate', recipe: {} }, {})).toBeUndefined();
     expect(() => resolveLocalValue({ kind: 'env', name: 'X' }, {})).toThrow(ValueError);
-    expect(() => resolveLocalValue({ kind: 'file', path: '/nonexistent/x', as: 'x' }, {})).toThrow(/cannot read file x: ENOENT/);
+    expect(() => resolveLocalValue({ kind: 'file', path: '/nonexistent/x', as: 'x' }, {})).toThrow(/cannot read file x: no such file/);
   });
 
   it('parses op:// references', () => {
