@@ -9,7 +9,7 @@ import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
-import { readPlanFile } from '../plan/planFile.js';
+import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
 import { checkBackend, isPlanFileArg, loadOrFail, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
 
@@ -105,7 +105,8 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
 }
 
 export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
-  const planFile = mode === 'normal' && isPlanFileArg(paths) ? readPlanFile(paths[0], io.env) : undefined;
+  const saved = mode === 'normal' && isPlanFileArg(paths) ? readSavedPlan(paths[0]) : undefined;
+  const planFile = saved?.plan;
   if (planFile?.connectHost === 'local' && !flags.local) {
     throw new UserError(`${paths[0]} was planned against the embedded server: apply it with --local (or connect.host: local in opsync.yaml)`);
   }
@@ -121,8 +122,13 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
       if (planFile.connectHost !== conn.backend) {
         throw new UserError(`the plan was made against ${planFile.connectHost}, not ${conn.backend}`);
       }
+      // A saved plan is input: signature, then freshness, then every change against the state and live,
+      // all before anything is sent.
+      verifyPlanSignature(saved!, conn.key);
       checkPlanFresh(planFile, store);
-      plan = planFile;
+      const { liveMissing } = checkPlanAgainstState(saved!, store.state);
+      await checkPlanLive(saved!, liveMissing, conn.client);
+      plan = restoreLiterals(planFile, io.env, paths[0]);
     } else {
       plan = await makePlan(
         { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
