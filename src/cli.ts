@@ -18,6 +18,7 @@ import { ResolveError } from './plan/resolve.js';
 import { registerServerCommand } from './server/command.js';
 import { LockError } from './state/lock.js';
 import { StateError } from './state/file.js';
+import { inline } from './ui/sanitize.js';
 import { VERSION } from './version.js';
 
 /** Terraform habits: `-out FILE` and `-out=FILE` mean `--out`. */
@@ -256,6 +257,17 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
   return program;
 }
 
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EISDIR: 'is a folder',
+};
+
 /** Run the CLI; resolves to the exit code. User mistakes print one line, never a stack. */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -268,8 +280,9 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    // Messages carry user and live text (paths, keys, titles): each line is escaped as plans escape values.
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`); // already file:line:col: error: ... lines
+      for (const line of err.lines) process.stderr.write(`${inline(line)}\n`); // already file:line:col: error: ... lines
       return 1;
     }
     if (err instanceof ExitCode) return err.code;
@@ -281,7 +294,14 @@ export async function main(argv: string[]): Promise<number> {
       err instanceof StalePlanError ||
       err instanceof ResolveError
     ) {
-      process.stderr.write(`opsync: error: ${err.message}\n`);
+      process.stderr.write(`opsync: error: ${inline(err.message)}\n`);
+      return 1;
+    }
+    // The file system refused something opsync was asked to do there (a state folder that is a file, a
+    // folder that cannot be written): the user's to fix, so one line, not an internal error with a trace.
+    const sys = err as NodeJS.ErrnoException;
+    if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string' && typeof sys.path === 'string') {
+      process.stderr.write(`opsync: error: cannot ${sys.syscall} ${inline(sys.path)}: ${FS_REASONS[sys.code] ?? sys.code}\n`);
       return 1;
     }
     throw err;

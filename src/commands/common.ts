@@ -1,12 +1,13 @@
 // Pieces every command flow shares: where output goes, loading manifests or failing clearly, plan files.
 
-import { readFileSync } from 'node:fs';
 import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
 import type { Manifest, VaultDefaults } from '../manifest/types.js';
 import { UserError } from '../errors.js';
 import type { StateFile } from '../state/types.js';
 import { githubAnnotations } from '../ui/github.js';
+import { inline, multiline } from '../ui/sanitize.js';
+import { readRegularHead } from '../files.js';
 
 export interface IO {
   out(text: string): void;
@@ -38,12 +39,22 @@ export function processIO(noColor: boolean): IO {
   const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !isInCi;
   return {
     out: (t) => void process.stdout.write(t),
-    err: (t) => void process.stderr.write(t),
+    // Messages carry live and manifest text (titles, keys, addresses); whatever a message forgot to escape,
+    // no control character reaches the terminal or a CI log through stderr (colour goes only to stdout).
+    err: (t) => void process.stderr.write(multiline(t)),
     env,
     interactive,
     color: interactive && !noColor && !('NO_COLOR' in env && env.NO_COLOR !== ''),
     ...(interactive && process.stderr.isTTY ? { ask: askTerminal } : {}),
   };
+}
+
+/**
+ * One warning line: the message escaped as plans escape live text (control characters, newlines), so that a
+ * title cannot draw on the terminal or start a line of its own, such as a `::warning::` workflow command.
+ */
+export function warn(io: IO, message: string): void {
+  io.err(`warning: ${inline(message)}\n`);
 }
 
 /** Exit with this code after the message (if any) has been printed. */
@@ -83,12 +94,9 @@ export function isPlanFileArg(paths: string[]): boolean {
   if (paths.length !== 1) return false;
   const p = paths[0];
   if (p.endsWith('.opsplan') || p.endsWith('.plan.json')) return true;
-  try {
-    const head = readFileSync(p, 'utf8').slice(0, 200);
-    return head.trimStart().startsWith('{') && head.includes('"formatVersion"');
-  } catch {
-    return false;
-  }
+  // Only the head of a regular file: a FIFO or a device is a manifest path, refused as one.
+  const head = readRegularHead(p, 200)?.toString('utf8');
+  return head !== undefined && head.trimStart().startsWith('{') && head.includes('"formatVersion"');
 }
 
 export function parseDuration(text: string, flag: string): number {

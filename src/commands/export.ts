@@ -21,7 +21,8 @@ import { createResolver } from '../plan/resolve.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
 import type { StateResource } from '../state/types.js';
-import { checkBackend, type IO } from './common.js';
+import { checkBackend, warn, type IO } from './common.js';
+import { inline } from '../ui/sanitize.js';
 import { writeNewFile } from '../files.js';
 
 export interface ExportFlags extends ConnectionFlags {
@@ -114,7 +115,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
     const live: FullItem[] = await Promise.all(summaries.map((s) => client.getItem(vault.id, s.id)));
     const defaults = flags.vaultDefaults?.[manifestVaultRef(vault)];
     const result = buildExport({ vault, items: live, ...(defaults ? { defaults } : {}) });
-    for (const w of result.warnings) io.err(`warning: ${w}\n`);
+    for (const w of result.warnings) warn(io, w);
 
     const store = flags.import ? await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync export' }) : undefined;
     try {
@@ -171,8 +172,8 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
 
       const n = result.items.length;
       const m = result.variables.length;
-      for (const v of result.variables) io.out(`${v.name}\t${v.address}\tfield ${v.fieldKey}\n`);
-      io.err(`Exported ${n} item(s) from vault ${vault.name} to ${shown(file)}; ${m} secret value(s) to provide through the environment.\n`);
+      for (const v of result.variables) io.out(`${inline(v.name)}\t${inline(v.address)}\tfield ${inline(v.fieldKey)}\n`);
+      io.err(`Exported ${n} item(s) from vault ${inline(vault.name)} to ${shown(file)}; ${m} secret value(s) to provide through the environment.\n`);
       io.err(`Fields that 1Password does not conceal (notes included) are written as they are: read ${shown(file)} before you commit it.\n`);
       if (valuesPath !== undefined) {
         const path = shown(valuesPath);
@@ -195,7 +196,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
       } else if (n > 0) {
         io.err(
           `The exported items are not managed yet: delete ${shown(file)} and run export again with --import, ` +
-            `or run \`opsync import ADDRESS ${vault.name}/ITEM\` for each (e.g. \`opsync import ${result.items[0].address} ${vault.name}/${result.items[0].live.id}\`).\n`,
+            `or run \`opsync import ADDRESS ${inline(vault.name)}/ITEM\` for each (e.g. \`opsync import ${inline(result.items[0].address)} ${inline(vault.name)}/${inline(result.items[0].live.id)}\`).\n`,
         );
       }
       return 0;
@@ -239,9 +240,10 @@ async function checkRoundTrip(
     const clean = diff.changes.length === 0 && !diff.recreate;
     if (!clean) {
       const paths = [...new Set(diff.changes.map((c) => c.path))];
-      io.err(
-        `warning: ${e.address} ("${e.live.title}"): plan would still change ${paths.join(', ')}; ` +
-          `the manifest cannot describe the live item exactly there${flags.import ? ' (its state entry makes the next plan compare it in full)' : ''}\n`,
+      warn(
+        io,
+        `${e.address} ("${e.live.title}"): plan would still change ${paths.join(', ')}; ` +
+          `the manifest cannot describe the live item exactly there${flags.import ? ' (its state entry makes the next plan compare it in full)' : ''}`,
       );
     }
     entries.push({

@@ -1,6 +1,7 @@
 // GitHub Actions: workflow-command annotations for diagnostics, and the Markdown plan in the job summary.
 
 import { appendFileSync } from 'node:fs';
+import { controls } from './sanitize.js';
 
 export interface Annotation {
   file: string;
@@ -20,10 +21,14 @@ export function escapeProperty(s: string): string {
   return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
-/** `::error file=...,line=...,col=...::message`, one line per diagnostic. */
+/**
+ * `::error file=...,line=...,col=...::message`, one line per diagnostic. File and message carry manifest
+ * text: control characters are escaped as plans escape live text, then CR, LF and % as workflow-command
+ * data (%0D, %0A), so that nothing in them can colour the log, end the annotation or start a command.
+ */
 export function githubAnnotations(diags: Annotation[]): string {
   return diags
-    .map((d) => `::${d.severity} file=${escapeProperty(d.file)},line=${d.line},col=${d.col}::${escapeData(d.message)}\n`)
+    .map((d) => `::${d.severity} file=${escapeProperty(controls(d.file))},line=${d.line},col=${d.col}::${escapeData(controls(d.message))}\n`)
     .join('');
 }
 

@@ -19,6 +19,16 @@ export function multiline(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(CONTROL, escapeChar);
 }
 
+const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * Every control character escaped as `inline` escapes it, but CR and LF kept: for encodings that carry line
+ * breaks safely themselves (GitHub workflow-command data turns them into %0D and %0A).
+ */
+export function controls(s: string): string {
+  return s.replace(CONTROL_BUT_LINE_BREAKS, escapeChar);
+}
+
 /** A value as a reviewer reads it: strings quoted (JSON escapes), anything else as compact JSON. */
 export function formatValue(v: unknown): string {
   if (v === undefined) return '(none)';
