@@ -98,7 +98,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   };
 
   const liveAtPlannedVersion = async (change: ResourceChange): Promise<FullItem> => {
-    const live = await client.getItem(change.vault.id!, change.itemId!);
+    let live = await client.getItem(change.vault.id!, change.itemId!);
+    // An older version than planned is a read that lags a write (eventual consistency), not a change.
+    if (live.version < change.plannedVersion!) live = (await client.getItemSettled(change.vault.id!, change.itemId!, change.plannedVersion!)) ?? live;
     if (live.version !== change.plannedVersion) {
       throw new OpError(`item changed since the plan was made (live version ${live.version}, planned on ${change.plannedVersion}); plan again`);
     }
@@ -126,7 +128,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         throw err;
       }
       const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
-      const found = (await client.findItemsByTitle(vaultId, desired.title)).filter((s) => !managed.has(s.id));
+      // A title filter right after a create may not show it yet: look again for a while before giving up.
+      const found = (await client.findItemsByTitleSettled(vaultId, desired.title)).filter((s) => !managed.has(s.id));
       if (found.length !== 1) throw err;
       const item = await client.getItem(vaultId, found[0].id);
       // Somebody else's item of that title is left alone; the pending record stays for the next plan to explain.
@@ -167,7 +170,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
             : method === 'put'
               ? await client.replaceItem(change.vault.id!, live.id, diff.put)
               : await client.patchItem(change.vault.id!, live.id, diff.ops);
-        record(change, updated, desired);
+        // Real Connect answers a PUT with the version from before it: a write is one version on, whatever it says.
+        const version = diff.changes.length === 0 ? live.version : Math.max(updated.version, live.version + 1);
+        record(change, { ...updated, version }, desired);
         return;
       }
       case 'replace': {

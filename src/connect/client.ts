@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { ConnectError } from './errors.js';
 import { filterEq } from './filter.js';
+import { DEFAULT_SETTLE, settle, type SettlePolicy } from './settle.js';
 import { Transport, type RequestStats, type RetryEvent } from './transport.js';
 import {
   CONNECT_ID,
@@ -43,6 +44,8 @@ export interface ConnectClientOptions {
   keepAlive?: boolean;
   /** Called before each retry (e.g. to log it); the event holds no secret. */
   onRetry?: (event: RetryEvent) => void;
+  /** How long to wait for reads to show a write (see settle.ts). */
+  settle?: SettlePolicy;
 }
 
 const VAULT = '/v1/vaults/{vault}';
@@ -53,8 +56,10 @@ const FILE = `${FILES}/{file}`;
 
 export class ConnectClient {
   private readonly transport: Transport;
+  private readonly settlePolicy: SettlePolicy;
 
   constructor(opts: ConnectClientOptions) {
+    this.settlePolicy = opts.settle ?? DEFAULT_SETTLE;
     this.transport = new Transport({
       host: opts.host,
       token: opts.token,
@@ -136,6 +141,24 @@ export class ConnectClient {
 
   async getItem(vaultId: string, itemId: string): Promise<FullItem> {
     return this.json<FullItem>('GET', ITEM, { vault: vaultId, item: itemId });
+  }
+
+  /**
+   * The item once Connect's reads show it at `minVersion` or later (see settle.ts): re-read with backoff while it
+   * 404s or is older. Returns the last read, which may still be older; undefined when it was 404 every time.
+   */
+  async getItemSettled(vaultId: string, itemId: string, minVersion: number): Promise<FullItem | undefined> {
+    const read = () =>
+      this.getItem(vaultId, itemId).catch((err: unknown) => {
+        if (err instanceof ConnectError && err.status === 404) return undefined;
+        throw err;
+      });
+    return settle(read, (item) => item !== undefined && item.version >= minVersion, this.settlePolicy);
+  }
+
+  /** Items titled exactly `title`, re-listed with backoff while there are none (a create may not show yet). */
+  async findItemsByTitleSettled(vaultId: string, title: string): Promise<ItemSummary[]> {
+    return settle(() => this.findItemsByTitle(vaultId, title), (found) => found.length > 0, this.settlePolicy);
   }
 
   /** Creates an item in the vault (the body's vault reference is set to it). Never retried once sent. */

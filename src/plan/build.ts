@@ -139,11 +139,16 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
 
     if (st) {
       const summary = live.find((s) => s.id === st.itemId);
-      if (summary) {
-        if (summary.version === st.version && st.digest === digest && rotations.size === 0) {
-          return { ...base, itemId: st.itemId, plannedVersion: summary.version };
-        }
-        const full = await client.getItem(vault.id, st.itemId);
+      const unchanged = (version: number) => version === st.version && st.digest === digest && rotations.size === 0;
+      if (summary && unchanged(summary.version)) return { ...base, itemId: st.itemId, plannedVersion: summary.version };
+      // Missing from the list, or older than opsync's own last write: the list may lag (real Connect's reads are
+      // eventually consistent), so the item is read until it shows that write, and only then judged.
+      const full =
+        summary && summary.version >= st.version
+          ? await client.getItem(vault.id, st.itemId)
+          : await client.getItemSettled(vault.id, st.itemId, st.version);
+      if (full) {
+        if (unchanged(full.version)) return { ...base, itemId: st.itemId, plannedVersion: full.version };
         return compare(d, base, values, full, st, rotations, []);
       }
     }
