@@ -3,17 +3,20 @@
 // perf_hooks.monitorEventLoopDelay watches; the requests come from the main thread. Prints figures only (no
 // assertion): run with `npm run bench -- server-blocking`.
 //
-// Cases, each at the server's limits (1 MiB body, 1,000 patch operations, 64 levels of JSON, OTP digits 10):
-// - PATCH of 1,000 operations, each appending a field with a ~1 KB value
-// - PATCH of 1,000 operations on an item with thousands of fields, each addressing the last field by id
-// - POST and GET of an item with as many OTP fields (digits=10) as fit in the body limit
-// - POST of an item whose body is as many empty fields as fit in the body limit
+// Cases, each at the server's limits (1 MiB body, 1,000 patch operations, 1,000 fields per item, 64 levels of
+// JSON, OTP digits 10):
+// - PATCH of 999 operations, each appending a field with a ~1 KB value (1,000 fields after it)
+// - PATCH of 1,000 operations on an item of 1,000 fields, each addressing the last field by id
+// - POST and GET of an item of 1,000 OTP fields (digits=10, SHA512)
+// - GET of a vault's list when it holds such items
+// - POST of an item of 1,000 empty fields, and a refused one of 300,000 (one 1 MiB body)
 // - POST of a body nested 64 levels (the deepest accepted) and one nested 200,000 (refused)
 import { request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { DEFAULT_MAX_BODY_BYTES } from '../src/server/defaults.js';
 import { startServer } from '../src/server/index.js';
+import { ITEM_LIMITS } from '../src/server/validate.js';
 
 const LIMIT = DEFAULT_MAX_BODY_BYTES;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -135,18 +138,18 @@ async function main(): Promise<void> {
 
   console.log(`server event-loop blocking, worst of ${ROUNDS} rounds (body limit ${LIMIT} bytes)`);
 
-  // 1. 1,000 appends with ~1 KB values: as large as the body limit allows.
-  const appendOps = (size: number) => Array.from({ length: 1000 }, (_, i) => ({ op: 'add', path: '/fields/-', value: { id: `f${i}`, type: 'CONCEALED', value: 'x'.repeat(size) } }));
+  // 1. 999 appends with ~1 KB values: as large as the body limit allows.
+  const appendOps = (size: number) => Array.from({ length: 999 }, (_, i) => ({ op: 'add', path: '/fields/-', value: { id: `f${i}`, type: 'CONCEALED', value: 'x'.repeat(size) } }));
   const valueSize = fit((n) => JSON.stringify(appendOps(n)));
   const appendBody = JSON.stringify(appendOps(valueSize));
-  await measure(`PATCH 1,000 field appends (${(appendBody.length / 1024).toFixed(0)} KiB)`, async () => {
+  await measure(`PATCH 999 field appends of ${valueSize} B (${(appendBody.length / 1024).toFixed(0)} KiB)`, async () => {
     const id = idOf(await call('POST', items, { title: 'bench', category: 'LOGIN', fields: [{ id: 'p', value: 'x' }] }));
     return () => call('PATCH', `${items}/${id}`, appendBody);
   });
 
-  // 2. An item with as many fields as fit in one body; then 1,000 operations that each look up its last field by id.
+  // 2. An item of the most fields allowed; then 1,000 operations that each look up its last field by id.
   const manyFields = (n: number) => JSON.stringify({ title: 'wide', category: 'LOGIN', fields: Array.from({ length: n }, (_, i) => ({ id: `f${i}` })) });
-  const wide = fit(manyFields);
+  const wide = ITEM_LIMITS.fields;
   const lookupBody = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ op: 'add', path: `/fields/f${wide - 1}/value`, value: `v${i}` })));
   await measure(`PATCH 1,000 by-id lookups on an item of ${wide} fields`, async () => {
     const id = idOf(await call('POST', items, manyFields(wide)));
@@ -160,18 +163,23 @@ async function main(): Promise<void> {
       category: 'LOGIN',
       fields: Array.from({ length: n }, (_, i) => ({ id: `o${i}`, type: 'OTP', value: 'otpauth://totp/a:b?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&digits=10&period=30&algorithm=SHA512' })),
     });
-  const otps = fit(otpItem);
+  const otps = Math.min(ITEM_LIMITS.fields, fit(otpItem));
   let otpId = '';
   const otpBody = otpItem(otps);
   await measure(`POST an item of ${otps} OTP fields, digits=10`, async () => () => call('POST', items, otpBody).then((a) => ((otpId = idOf(a)), a)));
   await measure(`GET that item (every code computed)`, async () => () => call('GET', `${items}/${otpId}`));
   await measure(`GET the vault's item list`, async () => () => call('GET', items));
 
-  // 4. Empty fields, as many as fit: the most elements per byte.
+  for (let i = 0; i < 20; i++) await call('POST', items, otpBody);
+  await measure(`GET the vault's item list with 20 more such items`, async () => () => call('GET', items));
+
+  // 4. Empty fields: the most elements per byte.
   const empties = (n: number) => `{"title":"e","category":"LOGIN","fields":[${Array.from({ length: n }, () => '{}').join(',')}]}`;
+  const emptyBody = empties(ITEM_LIMITS.fields);
+  await measure(`POST an item of ${ITEM_LIMITS.fields} empty fields`, async () => () => call('POST', items, emptyBody));
   const emptyCount = fit(empties);
-  const emptyBody = empties(emptyCount);
-  await measure(`POST an item of ${emptyCount} empty fields`, async () => () => call('POST', items, emptyBody));
+  const tooMany = empties(emptyCount);
+  await measure(`POST an item of ${emptyCount} empty fields (refused)`, async () => () => call('POST', items, tooMany));
 
   // 5. Nesting: the deepest accepted, and a refused one near the body limit.
   await measure('POST a body nested 64 levels', async () => () => call('POST', items, `{"title":"d","category":"LOGIN","x":${'['.repeat(63)}${']'.repeat(63)}}`));

@@ -31,6 +31,12 @@ export const CLIENT_ABORT_STATUS = 499;
 
 /** Deepest nesting of arrays and objects accepted in a JSON body. */
 export const MAX_JSON_DEPTH = 64;
+/**
+ * Most arrays and objects in one JSON body. An item at its limits (1,000 fields with sections and recipes) or
+ * a patch of 1,000 operations holds a few thousand; a 1 MiB body of `{},{},...` holds 350,000, which cost more
+ * to parse than any answer it could get.
+ */
+export const MAX_JSON_CONTAINERS = 50_000;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -96,12 +102,14 @@ function lineColumn(text: string, pos: number): string {
 }
 
 /**
- * Where `text` first nests arrays/objects deeper than `max` (an offset into it), or -1. One pass, no
- * recursion, strings skipped: run before JSON.parse, so that nothing recursive (cloning, validation,
- * serialising) ever meets a document deep enough to overflow the stack.
+ * Where `text` first nests arrays/objects deeper than `maxDepth`, or holds more than `maxContainers` of them
+ * (an offset into it and which limit), or undefined. One pass, no recursion, strings skipped: run before
+ * JSON.parse, so that nothing recursive (cloning, validation, serialising) ever meets a document deep enough
+ * to overflow the stack, and nothing parses a body made of hundreds of thousands of tiny objects.
  */
-export function jsonTooDeepAt(text: string, max: number): number {
+export function jsonShapeProblem(text: string, maxDepth: number, maxContainers: number): { at: number; limit: 'depth' | 'containers' } | undefined {
   let depth = 0;
+  let containers = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -110,10 +118,11 @@ export function jsonTooDeepAt(text: string, max: number): number {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return i;
+      if (++depth > maxDepth) return { at: i, limit: 'depth' };
+      if (++containers > maxContainers) return { at: i, limit: 'containers' };
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
-  return -1;
+  return undefined;
 }
 
 /**
@@ -123,9 +132,12 @@ export function jsonTooDeepAt(text: string, max: number): number {
 export function parseJsonBody(raw: Buffer): unknown {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'Request body is empty; a JSON document is required');
-  const deep = jsonTooDeepAt(text, MAX_JSON_DEPTH);
-  if (deep >= 0) {
-    throw new HttpError(400, `Request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at ${lineColumn(text, deep)})`);
+  const shape = jsonShapeProblem(text, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS);
+  if (shape?.limit === 'depth') {
+    throw new HttpError(400, `Request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at ${lineColumn(text, shape.at)})`);
+  }
+  if (shape) {
+    throw new HttpError(400, `Request body holds more than ${MAX_JSON_CONTAINERS} arrays and objects (at ${lineColumn(text, shape.at)})`);
   }
   try {
     return JSON.parse(text);
