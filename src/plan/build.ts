@@ -31,6 +31,9 @@ export interface PlanRequest {
   mode?: 'normal' | 'destroy';
 }
 
+/** Categories real Connect can hold and return but refuses to create (CHANGELOG v1.2.0, v1.7.0). */
+const UNCREATABLE_CATEGORIES: ReadonlySet<string> = new Set(['CUSTOM', 'DOCUMENT']);
+
 export function inTargets(address: string, targets: readonly string[]): boolean {
   return targets.length === 0 || targets.some((t) => address === t || address.startsWith(t.endsWith('/') ? t : `${t}/`));
 }
@@ -178,6 +181,15 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
         error(`title "${d.title}" is already used in vault ${vault.name} by ${managedIds.get(other.id)}`, d.address, d.pos);
         return undefined;
       }
+      if (UNCREATABLE_CATEGORIES.has(d.category)) {
+        error(
+          `real Connect refuses to create ${d.category} items, and no item titled "${d.title}" exists in vault ${vault.name} to manage: ` +
+            `make it in 1Password, then \`opsync import ${d.address} ${vault.name}/<id>\``,
+          d.address,
+          d.pos,
+        );
+        return undefined;
+      }
       return { ...create([newReason]), ...gone };
     }
     const importHint = (id: string) => `\`opsync import ${d.address} ${vault.name}/${id}\``;
@@ -236,6 +248,7 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
       out.changes = diff.changes;
       out.reasons.push('category changed: the item is deleted and created again');
       if (d.protect) error(`${d.address} is protected but its category change would delete and recreate it`, d.address, d.pos);
+      if (UNCREATABLE_CATEGORIES.has(d.category)) error(`${d.address}: a category change to ${d.category} would recreate the item, and real Connect refuses to create ${d.category} items`, d.address, d.pos);
       return out;
     }
     if (diff.changes.length === 0) return out;

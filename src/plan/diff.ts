@@ -3,6 +3,7 @@
 
 import type { Field, FullItem, ItemInput, JsonPatchOp, Section } from '../connect/types.js';
 import type { DesiredField, DesiredItem } from '../manifest/types.js';
+import { sameValue } from './dates.js';
 import type { AttrChange } from './types.js';
 import type { ResolvedValues } from './digest.js';
 import {
@@ -127,8 +128,13 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
   };
   const putFields: Field[] = [];
 
+  // A purpose field not found by label is the live field of that purpose (real Connect's built-in, which may
+  // carry another label): never a second one, which real Connect refuses.
+  const claimedByLabel = new Set(item.fields.map((f) => liveById.get(fieldIdentity(f.section, f.label))));
+  const byPurpose = (f: DesiredField) =>
+    f.purpose ? liveFields.find((lf) => lf.purpose === f.purpose && !matched.has(lf) && !claimedByLabel.has(lf)) : undefined;
   for (const f of item.fields) {
-    const lf = liveById.get(fieldIdentity(f.section, f.label));
+    const lf = liveById.get(fieldIdentity(f.section, f.label)) ?? byPurpose(f);
     if (lf) matched.add(lf);
     const isIgnored = ignored(item, `fields.${f.key}`);
     const regenerate = f.source.kind === 'generate' && opts.rotate.has(f.key);
@@ -148,6 +154,10 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
     putFields.push(body);
     const sensitive = f.sensitive || liveFieldSensitive(lf);
     const base = `/fields/${lf.id}`;
+    if ((lf.label ?? '') !== f.label) {
+      changes.push({ path: `${fieldPath(f)} label`, kind: 'change', sensitive: false, before: lf.label ?? '', after: f.label });
+      fieldOps.changes.push([{ op: lf.label === undefined ? 'add' : 'replace', path: `${base}/label`, value: f.label }, false]);
+    }
     if ((lf.type ?? 'STRING') !== f.type) {
       changes.push({ path: `${fieldPath(f)} type`, kind: 'change', sensitive: false, before: lf.type ?? 'STRING', after: f.type });
       fieldOps.changes.push([{ op: 'replace', path: `${base}/type`, value: f.type }, false]);
@@ -161,7 +171,7 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
       changes.push({ path: fieldPath(f), kind: 'change', sensitive: true, note: 'regenerated on rotation' });
     } else if (f.source.kind !== 'generate' && f.source.kind !== 'unmanaged') {
       const want = values.get(f.key) ?? '';
-      if ((lf.value ?? '') !== want) {
+      if (!sameValue(f.type, lf.value ?? '', want)) {
         changes.push(
           sensitive
             ? { path: fieldPath(f), kind: 'change', sensitive: true, note: 'sensitive value changed' }

@@ -42,6 +42,9 @@ export function desiredSections(item: DesiredItem, sectionIds: Map<string, strin
   return item.sections.map((s) => ({ id: sectionIds.get(s.key) ?? s.key, label: s.label }));
 }
 
+/** The ids real Connect gives the built-in fields of its category templates, by purpose. */
+export const BUILTIN_FIELD_IDS: Readonly<Record<string, string>> = { USERNAME: 'username', PASSWORD: 'password', NOTES: 'notesPlain' };
+
 /** A desired field as Connect takes it. `liveField` keeps its id and, for unmanaged or kept values, its value. */
 export function fieldBody(
   f: DesiredField,
@@ -57,7 +60,13 @@ export function fieldBody(
     ...(f.purpose ? { purpose: f.purpose } : {}),
     ...(f.section ? { section: { id: sectionIds.get(f.section) ?? f.section } } : {}),
   };
-  if (!liveField) delete (body as Partial<Field>).id;
+  if (!liveField) {
+    // Purpose fields are sent with the ids of the category's built-in fields: real Connect may otherwise keep the
+    // built-in empty and make ours a separate field (so the item's real password would stay unset).
+    const builtin = f.purpose ? BUILTIN_FIELD_IDS[f.purpose] : undefined;
+    if (builtin) body.id = builtin;
+    else delete (body as Partial<Field>).id;
+  }
   const src = f.source;
   if (src.kind === 'generate') {
     if (regenerate || !liveField) {

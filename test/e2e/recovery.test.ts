@@ -132,3 +132,11 @@ it('a pending record adopts only an item made while its create was in flight', a
   expect(plan.stderr + plan.stdout).toContain('is not the one it made');
   expect(plan.stderr + plan.stdout).toContain(`opsync import Private/db Private/${theirs.id}`);
 });
+
+it('refuses to plan the create of a CUSTOM or DOCUMENT item, which real Connect refuses', async () => {
+  writeFileSync(join(dir, 'm.yaml'), 'vault: Private\nitems:\n  doc:\n    title: Contract\n    category: DOCUMENT\n    fields:\n      note: hello\n');
+  const plan = await cli(['plan', 'm.yaml']);
+  expect(plan.code).toBe(1);
+  expect(plan.stdout + plan.stderr).toContain('real Connect refuses to create DOCUMENT items');
+  expect(proxy.seen.filter((r) => r.method === 'POST')).toHaveLength(0);
+});

@@ -134,6 +134,23 @@ describe('diffItem', () => {
     expect(diff.changes).toContainEqual({ path: 'field extra.port', kind: 'add', sensitive: false, after: 'port-value' });
   });
 
+  it('sends purpose fields with the built-in ids of real Connect\'s templates', () => {
+    const body = createBody(desired({ fields: [field('user', { purpose: 'USERNAME' }), ...desired().fields, field('notes', { purpose: 'NOTES' })] }), values);
+    expect(body.fields!.map((f) => f.id)).toEqual(['username', undefined, 'password', undefined, 'notesPlain']);
+  });
+
+  it('takes the live built-in of a purpose for the manifest\'s purpose field, relabelling it, never adding a second', () => {
+    const d = desired();
+    const live = liveOf(d);
+    // Real Connect's template: the built-in password field has id and label "password"; the manifest calls it "db pass".
+    const pw = live.fields!.find((f) => f.purpose === 'PASSWORD')!;
+    pw.id = 'password';
+    const relabelled = desired({ fields: d.fields.map((f) => (f.purpose === 'PASSWORD' ? { ...f, label: 'db pass' } : f)) });
+    const diff = diffItem(relabelled, values, live, { rotate: new Set() });
+    expect(diff.ops).toEqual([{ op: 'replace', path: '/fields/password/label', value: 'db pass' }]);
+    expect(diff.put.fields!.filter((f) => f.purpose === 'PASSWORD')).toHaveLength(1);
+  });
+
   it('describes a create without secret values', () => {
     const changes = createChanges(desired());
     expect(changes).toContainEqual({ path: 'field password', kind: 'add', sensitive: true, note: 'sensitive value' });
