@@ -59,6 +59,20 @@ export function writePlanFile(path: string, plan: Plan, digestKey?: Buffer): voi
   writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
 }
 
+const MAX_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays more than `max` deep (iteratively: the check itself cannot overflow). */
+function tooDeep(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A saved plan as read: shape-checked, literals not yet restored, signature not yet verified. */
 export interface SavedPlan {
   /** The path as the user gave it (for messages). */
@@ -97,6 +111,8 @@ export function readSavedPlan(path: string): SavedPlan {
     throw planError(path, 'is not a saved opsync plan (not JSON)');
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc) || !('changes' in doc)) throw planError(path, 'is not a saved opsync plan');
+  // Plans opsync writes are a dozen levels deep; deeper JSON would overflow the stack of whatever walks it.
+  if (tooDeep(doc, MAX_DEPTH)) throw planError(path, `is nested deeper than ${MAX_DEPTH} levels; it was edited or damaged: plan again`);
   const d = doc as Record<string, unknown>;
   if (d.formatVersion !== PLAN_FORMAT_VERSION) {
     throw planError(path, `is a plan of format ${JSON.stringify(d.formatVersion) ?? 'none'}; this opsync reads format ${PLAN_FORMAT_VERSION}`);
@@ -245,7 +261,10 @@ export function restoreLiterals(plan: Plan, env: NodeJS.ProcessEnv, path = 'plan
   return plan;
 }
 
-/** A saved plan, shape-checked and with its literals restored (for `show`; apply checks more). */
-export function readPlanFile(path: string, env: NodeJS.ProcessEnv): Plan {
-  return restoreLiterals(readSavedPlan(path).plan, env, path);
+/**
+ * A saved plan, shape-checked, for `show`: its secret literals stay left out (a rendering never needs them),
+ * so showing a plan reads no manifest. apply checks more (signature, state) and restores them.
+ */
+export function readPlanFile(path: string, _env?: NodeJS.ProcessEnv): Plan {
+  return readSavedPlan(path).plan;
 }

@@ -104,6 +104,12 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
         if (typeof e[k] !== type || e[k] === null) throw bad(`${where}.${k}`, `must be a ${type}`);
       }
       if (e.address !== address) throw bad(`${where}.address`, 'must equal its key');
+      if (e.rotations !== undefined) {
+        if (Array.isArray(e.rotations)) throw bad(`${where}.rotations`, 'must be an object');
+        for (const [k, v] of Object.entries(e.rotations as Record<string, unknown>)) {
+          if (typeof v !== 'string') throw bad(`${where}.rotations.${k}`, 'must be a string');
+        }
+      }
     }
   }
   return doc as unknown as StateFile;

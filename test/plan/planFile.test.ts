@@ -142,6 +142,12 @@ describe('shape', () => {
     }
   });
 
+  it('refuses JSON nested deeper than any plan (it would overflow whatever walks it)', () => {
+    const text = JSON.stringify(plan([])).replace('"targets":[]', `"targets":[],"extra":${'['.repeat(100000)}${']'.repeat(100000)}`);
+    writeFileSync(file, text);
+    expect(() => readSavedPlan(file)).toThrow(/^saved plan .*p\.opsplan: is nested deeper than 64 levels/);
+  });
+
   it('reads regular files only, of at most 64 MiB', () => {
     expect(() => readSavedPlan('/dev/zero')).toThrow(/^saved plan \/dev\/zero: cannot read: is a character device/);
     expect(() => readSavedPlan(dir)).toThrow(/is a folder/);

@@ -74,6 +74,8 @@ describe('state file', () => {
       expect(() => readState(path), JSON.stringify(doc)).toThrow(StateError);
       expect(() => readState(path)).toThrow(message);
     }
+    writeFileSync(path, JSON.stringify({ ...v1, version: 1, resources: { 'P/a': { ...resource('P/a'), rotations: { pw: [[['deep']]] } } } }));
+    expect(() => readState(path)).toThrow(/resources\["P\/a"\]\.rotations\.pw: must be a string/);
     // version 0 written out, with the v0 shape, migrates like a file without a version
     writeFileSync(path, JSON.stringify({ version: 0, lineage: 'l', serial: 3, items: { 'P/a': resource('P/a') } }));
     expect(readState(path).resources['P/a'].itemId).toBe('i'.repeat(26));
