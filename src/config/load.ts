@@ -68,7 +68,8 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     if (opts.explicit) throw new UserError(`config file ${opts.explicit} does not exist`);
     return undefined;
   }
-  const shown = relative(cwd, file) || file;
+  const rel = relative(cwd, file);
+  const shown = rel && !rel.startsWith('..') ? rel : file;
   let text: string;
   try {
     text = readRegularFile(file, { maxBytes: LIMITS.config });

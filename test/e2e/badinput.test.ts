@@ -84,6 +84,8 @@ describe('crashes and hangs become one line', () => {
     expectOneLine(await cli(['apply', '/dev/zero', '--auto-approve']), /^\/dev\/zero:1:1: error: cannot read: is a character device/);
     mkfifo('fifo.yaml');
     expectOneLine(await cli(['validate', 'fifo.yaml']), /^fifo\.yaml:1:1: error: cannot read: is a FIFO \(named pipe\); only regular files are read$/);
+    expectOneLine(await cli(['--config', '/dev/zero', 'validate', 'fifo.yaml']), /^opsync: error: cannot read config file \/dev\/zero: is a character device/);
+    expectOneLine(await cli(['--config', 'fifo.yaml', 'validate', 'fifo.yaml']), /^opsync: error: cannot read config file fifo\.yaml: is a FIFO/);
     write('manifests/ok.yaml', MANIFEST(['a']));
     mkfifo('manifests/pipe.yaml');
     expectOneLine(await cli(['plan', 'manifests']), /^manifests\/pipe\.yaml:1:1: error: cannot read: is a FIFO/);
