@@ -3,11 +3,14 @@
 // real Connect answers for a malformed id), existence (404), then validates and acts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FullItem, JsonPatchOp, Vault } from '../connect/types.js';
+import { activityContentRange, CONNECT_MESSAGES, contentDisposition, DEFAULT_MAX_INLINE_FILE_BYTES } from './compat.js';
 import { compileFilter, FilterError } from './filter.js';
 import { HttpError, parseJsonBody, readBody, sendBytes, sendJson } from './http.js';
 import { isId } from './ids.js';
 import { buildItem, fileView, fullItemView, itemSummary } from './items.js';
+import { finishItemBody, normalizeItemInput } from './normalize.js';
 import { applyItemPatch, PatchError } from './patch.js';
+import { applyPatchWithSpecForms, isEmptyPatch, normalizePatchOps } from './patchforms.js';
 import { Router, type Params } from './router.js';
 import { ItemGoneError, type Store, type StoredItem, type TokenRecord } from './store.js';
 
@@ -32,6 +35,8 @@ export interface ApiContext {
   store: Store;
   resource: ActivityResource;
   maxBodyBytes: number;
+  /** Largest file whose content is inlined (`inline_files=true`); larger ones are 413 (row 36). */
+  maxInlineFileBytes?: number;
 }
 
 export type ApiHandler = (ctx: ApiContext) => Promise<void> | void;
@@ -110,11 +115,15 @@ async function jsonBody(ctx: ApiContext): Promise<unknown> {
   return parseJsonBody(await readBody(ctx.req, ctx.maxBodyBytes));
 }
 
-function filterOf<T>(ctx: ApiContext, attrs: Record<string, (x: T) => string | string[] | undefined>): (x: T) => boolean {
+function filterOf<T>(
+  ctx: ApiContext,
+  attrs: Record<string, (x: T) => string | string[] | undefined>,
+  opts: { foldCase?: boolean } = {},
+): (x: T) => boolean {
   const expr = ctx.query.get('filter');
   if (expr === null || expr.trim() === '') return () => true;
   try {
-    return compileFilter(expr, attrs);
+    return compileFilter(expr, attrs, opts);
   } catch (err) {
     if (err instanceof FilterError) throw new HttpError(400, err.message);
     throw err;
@@ -125,10 +134,11 @@ function now(): string {
   return new Date().toISOString();
 }
 
-function respondItem(ctx: ApiContext, item: StoredItem): void {
+/** Answers with the item; `answeredVersion` is the version the answer says (real Connect's PUT: the previous one). */
+function respondItem(ctx: ApiContext, item: StoredItem, answeredVersion: number = item.version): void {
   ctx.resource.itemVersion = item.version;
   ctx.resource.item = { id: item.id };
-  sendJson(ctx.res, 200, fullItemView(item, ctx.store.listFiles(item.vault.id, item.id)));
+  sendJson(ctx.res, 200, { ...fullItemView(item, ctx.store.listFiles(item.vault.id, item.id)), version: answeredVersion });
 }
 
 // ---- handlers
@@ -136,7 +146,8 @@ function respondItem(ctx: ApiContext, item: StoredItem): void {
 const listVaults: ApiHandler = (ctx) => {
   // Both official SDKs (connect-sdk-js listVaultsByTitle, connect-sdk-go GetVaultsByTitle) send `title eq "..."`
   // for vaults; the docs say `name eq "..."`. Real Connect answers both, so `title` is the vault's name too.
-  const keep = filterOf<Vault>(ctx, { name: (v) => v.name, title: (v) => v.name });
+  // Vault names match regardless of case, as real Connect's do (row 29); item titles do not.
+  const keep = filterOf<Vault>(ctx, { name: (v) => v.name, title: (v) => v.name }, { foldCase: true });
   sendJson(
     ctx.res,
     200,
@@ -156,9 +167,10 @@ const listItems: ApiHandler = (ctx) => {
 
 const createItem: ApiHandler = async (ctx) => {
   const vault = vaultFor(ctx, 'write');
-  const body = await jsonBody(ctx);
+  const body = normalizeItemInput(await jsonBody(ctx), 'create');
   validateBody('FullItem', body);
-  const item = buildItem(body as Partial<FullItem>, { vaultId: vault.id, actorId: ctx.token.id, now: now() });
+  const b = finishItemBody(body as Partial<FullItem>, 'create');
+  const item = buildItem(b, { vaultId: vault.id, actorId: ctx.token.id, now: now() });
   ctx.store.insertItem(item);
   respondItem(ctx, item);
 };
@@ -171,14 +183,20 @@ const getItem: ApiHandler = (ctx) => {
 const replaceItem: ApiHandler = async (ctx) => {
   const vault = vaultFor(ctx, 'write');
   const id = itemIdFor(ctx, vault);
-  const body = await jsonBody(ctx);
+  const body = normalizeItemInput(await jsonBody(ctx), 'replace');
   validateBody('FullItem', body);
   const b = body as Partial<FullItem>;
   if (b.id !== undefined && b.id !== id) {
     throw new HttpError(400, "Invalid item: id in the body does not match the item id in the request's path");
   }
-  const item = updateItem(ctx, vault, id, (existing) => buildItem(b, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing }));
-  respondItem(ctx, item);
+  let previous = 0;
+  const item = updateItem(ctx, vault, id, (existing) => {
+    previous = existing.version;
+    const finished = finishItemBody(b, 'replace', { existingCategory: existing.category });
+    return buildItem(finished, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
+  });
+  // Real Connect answers a PUT with the version the item had before it (row 21).
+  respondItem(ctx, item, previous);
 };
 
 const patchItem: ApiHandler = async (ctx) => {
@@ -189,20 +207,25 @@ const patchItem: ApiHandler = async (ctx) => {
     throw new HttpError(400, `Invalid JSON Patch: a patch may have at most ${MAX_PATCH_OPERATIONS} operations; this one has ${body.length}`);
   }
   validateBody('JsonPatch', body);
+  // An empty patch leaves the item unmodified (row 26): no write, no new version.
+  if (isEmptyPatch(body)) return respondItem(ctx, itemFor(ctx, vault));
+  const ops = normalizePatchOps(body) as JsonPatchOp[];
   const item = updateItem(ctx, vault, id, (existing) => {
     let patched: FullItem;
     try {
-      patched = applyItemPatch(existing as FullItem, body as JsonPatchOp[]);
+      patched = applyPatchWithSpecForms(existing as FullItem, ops, applyItemPatch);
     } catch (err) {
       if (!(err instanceof PatchError)) throw err;
       throw new HttpError(400, `Invalid JSON Patch: ${err.message.replace(/^invalid patch: /, '')}`);
     }
+    patched = normalizeItemInput(patched, 'patch') as FullItem;
     validateBody('FullItem', patched);
     if (patched.id !== existing.id) throw new HttpError(400, 'Invalid JSON Patch: an item id cannot be changed');
     if (patched.vault?.id !== undefined && patched.vault.id !== existing.vault.id) {
       throw new HttpError(400, 'Invalid JSON Patch: an item cannot be moved to another vault');
     }
-    return buildItem(patched, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
+    const finished = finishItemBody(patched, 'patch', { existingCategory: existing.category });
+    return buildItem(finished, { vaultId: vault.id, actorId: ctx.token.id, now: now(), existing });
   });
   respondItem(ctx, item);
 };
@@ -219,16 +242,23 @@ function inline(ctx: ApiContext): boolean {
   return ctx.query.get('inline_files') === 'true';
 }
 
+/** Row 36: content above the inline limit is a 413 pointing at the content endpoint. */
+function inlinable(ctx: ApiContext, f: { id: string; vaultId: string; itemId: string; size: number }): void {
+  if (f.size > (ctx.maxInlineFileBytes ?? DEFAULT_MAX_INLINE_FILE_BYTES)) {
+    throw new HttpError(413, CONNECT_MESSAGES.fileTooLargeToInline(f.vaultId, f.itemId, f.id));
+  }
+}
+
 const listFiles: ApiHandler = (ctx) => {
   const vault = vaultFor(ctx, 'read');
   const item = itemFor(ctx, vault);
   const withContent = inline(ctx);
+  const files = ctx.store.listFiles(vault.id, item.id);
+  if (withContent) files.forEach((f) => inlinable(ctx, f));
   sendJson(
     ctx.res,
     200,
-    ctx.store
-      .listFiles(vault.id, item.id)
-      .map((f) => fileView(f, withContent ? ctx.store.fileContent(vault.id, item.id, f.id) : undefined)),
+    files.map((f) => fileView(f, withContent ? ctx.store.fileContent(vault.id, item.id, f.id) : undefined)),
   );
 };
 
@@ -243,12 +273,14 @@ function fileFor(ctx: ApiContext) {
 
 const getFile: ApiHandler = (ctx) => {
   const file = fileFor(ctx);
+  if (inline(ctx)) inlinable(ctx, file);
   const content = inline(ctx) ? ctx.store.fileContent(file.vaultId, file.itemId, file.id) : undefined;
   sendJson(ctx.res, 200, fileView(file, content));
 };
 
 const getFileContent: ApiHandler = (ctx) => {
   const file = fileFor(ctx);
+  ctx.res.setHeader('Content-Disposition', contentDisposition(file.name));
   sendBytes(ctx.res, ctx.store.fileContent(file.vaultId, file.itemId, file.id) ?? Buffer.alloc(0));
 };
 
@@ -268,7 +300,8 @@ const listActivity: ApiHandler = (ctx) => {
   // (those without a vault included), never another token's requests elsewhere.
   const grants = ctx.token.grants;
   const scope = grants === null ? undefined : { vaults: grants.map((g) => g.vault), actorId: ctx.token.id };
-  sendJson(ctx.res, 200, ctx.store.listActivity(limit, offset, scope));
+  const page = ctx.store.listActivity(limit, offset, scope);
+  sendJson(ctx.res, 200, page, { 'Content-Range': activityContentRange(offset, page.length, ctx.store.countActivity(scope)) });
 };
 
 /** The /v1 routes. */

@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
 import type { GrantSpec } from './tokens.js';
+import { DEFAULT_WRITE_HOLD_MS, parseDuration, REALISTIC } from './realism.js';
 import { join, resolve } from 'node:path';
 
 function parsePort(v: string): number {
@@ -12,6 +13,14 @@ function parsePort(v: string): number {
 function parsePositive(v: string): number {
   if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('must be a positive integer');
   return Number(v);
+}
+
+function parseDelay(v: string): number {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -57,8 +66,13 @@ export function registerServerCommand(program: Command): void {
     .addOption(
       new Option('--max-body-bytes <n>', 'largest request body accepted; larger ones get 413').argParser(parsePositive).default(DEFAULT_MAX_BODY_BYTES),
     )
+    .addOption(
+      new Option('--consistency-delay <duration>', 'reads (GET, lists, filters) see a write only this long after it, as real Connect\'s (e.g. 500ms, 1s)').argParser(parseDelay),
+    )
+    .option('--conflicts', `overlapping writes to one vault get 409 (a DELETE 500 "Something went wrong"), as real Connect's; each write holds its vault ${DEFAULT_WRITE_HOLD_MS}ms`)
+    .option('--realistic', `all of real Connect's timing: --consistency-delay ${REALISTIC.consistencyDelayMs / 1000}s --conflicts (flags given override)`)
     .option('--quiet', 'no request log lines')
-    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean }) => {
+    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean; consistencyDelay?: number; conflicts?: boolean; realistic?: boolean }) => {
       // The server's modules (SQLite, metrics) load only for the commands that use them.
       const { startServer } = await import('./index.js');
       let handle;
@@ -70,6 +84,9 @@ export function registerServerCommand(program: Command): void {
           memory: o.memory,
           seedFiles: o.seed,
           maxBodyBytes: o.maxBodyBytes,
+          consistencyDelayMs: o.consistencyDelay,
+          conflicts: o.conflicts,
+          realistic: o.realistic,
           log: o.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`),
         });
       } catch (err) {

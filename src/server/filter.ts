@@ -138,7 +138,8 @@ function isKeyword(t: Token, kw: string): boolean {
  * Parses a SCIM filter and returns a predicate. Throws FilterError (with the 1-based column) on any syntax
  * error, unknown attribute (not a key of `attrs`) or unknown operator.
  */
-export function compileFilter<T>(expr: string, attrs: FilterAttrs<T>): Predicate<T> {
+export function compileFilter<T>(expr: string, attrs: FilterAttrs<T>, opts: { foldCase?: boolean } = {}): Predicate<T> {
+  const fold = opts.foldCase ? (s: string) => s.toLowerCase() : (s: string) => s;
   const lexer = new Lexer(expr);
   const attrNames = Object.keys(attrs);
   const byLower = new Map(attrNames.map((n) => [n.toLowerCase(), n]));
@@ -191,13 +192,13 @@ export function compileFilter<T>(expr: string, attrs: FilterAttrs<T>): Predicate
 
     const valTok = lexer.next();
     if (valTok.kind !== 'string') return fail(valTok, 'a string in double quotes');
-    const want = valTok.value;
+    const want = fold(valTok.value);
 
     return (x) => {
       const have = getter(x);
       if (have === undefined) return false;
-      if (Array.isArray(have)) return have.some((h) => typeof h === 'string' && test(h, want));
-      return typeof have === 'string' && test(have, want);
+      if (Array.isArray(have)) return have.some((h) => typeof h === 'string' && test(fold(h), want));
+      return typeof have === 'string' && test(fold(have), want);
     };
   };
 

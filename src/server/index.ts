@@ -5,9 +5,10 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } f
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { ApiRequest, ServerHealth } from '../connect/types.js';
-import { VERSION } from '../version.js';
+import type { ApiRequest } from '../connect/types.js';
 import { apiRoutes, resourceType, type ActivityResource, type ApiHandler } from './api.js';
+import { activityAction, activityResourceType, CONNECT_MESSAGES, CONNECT_VERSION, healthBody, VERSION_HEADER } from './compat.js';
+import { Realism, REALISTIC, type RealismOptions } from './realism.js';
 import { CLIENT_ABORT_STATUS, ClientAbortError, HttpError, sendError, sendText, sendJson } from './http.js';
 import { isId, newId } from './ids.js';
 import { createMetrics } from './metrics.js';
@@ -30,6 +31,16 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Largest accepted request body; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Largest file whose content `inline_files=true` inlines; larger ones are 413, as real Connect. Default 100 KiB. */
+  maxInlineFileBytes?: number;
+  /** Reads see a write only this many ms after it (real Connect's eventual consistency). Default 0. */
+  consistencyDelayMs?: number;
+  /** Overlapping writes to one vault get 409 (a DELETE 500), as real Connect. Default false. */
+  conflicts?: boolean;
+  /** With `conflicts`, how long each write holds its vault. Default 200 ms. */
+  writeHoldMs?: number;
+  /** All of real Connect's timing, with the defaults of realism.ts REALISTIC; the options above override it. */
+  realistic?: boolean;
 }
 
 export interface ServerHandle {
@@ -116,22 +127,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
 
   const metrics = createMetrics(store);
   const api = apiRoutes();
+  // Real Connect's timing (rows 22-23): off unless asked for; --realistic turns it all on.
+  const realistic: RealismOptions = opts.realistic ? REALISTIC : {};
+  const realism = new Realism({
+    consistencyDelayMs: opts.consistencyDelayMs ?? realistic.consistencyDelayMs,
+    conflicts: opts.conflicts ?? realistic.conflicts,
+    writeHoldMs: opts.writeHoldMs ?? realistic.writeHoldMs,
+  });
   const dbName = dir ? join(dir, DB_FILE) : ':memory:';
   const publicRoutes = new Router<PublicHandler>()
     .add('GET', '/heartbeat', (_req, res) => sendText(res, 200, '.'))
-    .add('GET', '/health', (_req, res) => {
-      const ok = store.healthy();
-      const body: ServerHealth = {
-        name: 'opsync server',
-        version: VERSION,
-        dependencies: [
-          ok
-            ? { service: 'sqlite', status: 'ACTIVE', message: `Connected to ${dbName}` }
-            : { service: 'sqlite', status: 'ERROR', message: 'The store does not answer' },
-        ],
-      };
-      sendJson(res, 200, body);
-    })
+    // Real Connect's shape (row 34): its name, the Connect version spoken, and its four dependencies.
+    .add('GET', '/health', (_req, res) => sendJson(res, 200, healthBody({ ok: store.healthy(), file: dbName })))
     .add('GET', '/metrics', async (_req, res) => {
       sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
     });
@@ -152,7 +159,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     const entry: ApiRequest = {
       requestId: randomUUID(),
       timestamp: new Date().toISOString(),
-      action: req.method ?? '',
+      action: activityAction(req.method ?? 'GET'),
       // The spec's APIRequest knows only SUCCESS and DENY: a request refused for its token, or one its client
       // abandoned before it was served (499), did not succeed.
       result: status === 401 || status === 403 || status === CLIENT_ABORT_STATUS ? 'DENY' : 'SUCCESS',
@@ -172,6 +179,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     const started = process.hrtime.bigint();
     inFlight.add(res);
     if (closing) res.shouldKeepAlive = false;
+    // Every answer says which Connect it speaks, as real Connect's do (row 28; the Go SDK's file methods need it).
+    res.setHeader(VERSION_HEADER, CONNECT_VERSION);
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const pathname = q < 0 ? rawUrl : rawUrl.slice(0, q);
@@ -190,7 +199,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
         if (isId(m.params.vault ?? '')) resource.vault = { id: m.params.vault };
         if (isId(m.params.item ?? '')) resource.item = { id: m.params.item };
         token = authenticate(req);
-        await (m.route.handler as ApiHandler)({ req, res, params: m.params, query, token, store, resource, maxBodyBytes });
+        const ctx = { req, res, params: m.params, query, token, store: realism.storeFor(method, store), resource, maxBodyBytes, maxInlineFileBytes: opts.maxInlineFileBytes };
+        await realism.guardWrite(method, m.params.vault, async () => (m.route.handler as ApiHandler)(ctx));
       } else {
         const m = publicRoutes.match(method, pathname);
         template = m.route.template;
@@ -207,7 +217,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       if (err instanceof HttpError) httpErr = err;
       else {
         log(`opsync server: internal error on ${method} ${template ?? 'unmatched'}: ${(err as Error)?.stack ?? String(err)}`);
-        httpErr = new HttpError(500, 'Internal server error');
+        httpErr = new HttpError(500, CONNECT_MESSAGES.somethingWentWrong);
       }
       if (!res.headersSent && !res.destroyed) sendError(res, httpErr);
       else if (!res.writableEnded) res.end();
@@ -216,7 +226,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       // status the response object holds (200 by default).
       if (!req.complete && (req.destroyed || res.destroyed)) aborted = true;
       const status = aborted ? CLIENT_ABORT_STATUS : res.statusCode;
-      if (isApi) {
+      // Real Connect logs requests for items and vaults (row 35); reading the log itself and unknown routes are not entries.
+      const activityType = activityResourceType(template);
+      if (isApi && activityType !== undefined) {
+        resource.type = activityType;
         try {
           record(req, token, resource, status);
         } catch (err) {
@@ -241,7 +254,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     const body = JSON.stringify({ status, message: status === 431 ? 'Request headers are too large' : 'Malformed HTTP request' });
     const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
     socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\n${VERSION_HEADER}: ${CONNECT_VERSION}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
 

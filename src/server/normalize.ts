@@ -22,6 +22,7 @@ import { itemValidatorError } from './compat.js';
 import { DateValueError, normalizeDateFields } from './dates.js';
 import { HttpError } from './http.js';
 import { applyCategoryTemplate } from './templates.js';
+import { ITEM_LIMITS } from './validate.js';
 
 /** Where a body comes from: a POST, a PUT, the result of a PATCH, or a seed file. */
 export type WriteMode = 'create' | 'replace' | 'patch' | 'seed';
@@ -130,5 +131,9 @@ export function finishItemBody<T extends Partial<FullItem>>(body: T, mode: Write
     throw err;
   }
   const fields = applyCategoryTemplate(category, sent as never, { seed: mode === 'seed' });
+  // The template's built-ins count towards the item's limit: a stored item never holds more than it allows.
+  if (fields.length > ITEM_LIMITS.fields) {
+    throw new HttpError(400, `Invalid item: /fields may hold at most ${ITEM_LIMITS.fields} elements; with the ${category} template's built-in fields this one has ${fields.length}`);
+  }
   return { ...body, fields: fields as T['fields'] };
 }

@@ -131,7 +131,25 @@ export class Realism {
       for (const [id, before] of hidden) if (before && !out.some((i) => i.id === id)) out.push(structuredClone(before));
       return out;
     };
-    return delegate(store, { getItem, listItems });
+    const listItemSummaries = (vaultId: string) => {
+      const own = (store as unknown as { listItemSummaries?: (v: string) => Omit<StoredItem, 'fields' | 'sections'>[] }).listItemSummaries;
+      if (!own) return listItems(vaultId).map(({ fields: _f, sections: _s, ...rest }) => rest);
+      const hidden = this.hidden(vaultId);
+      const live = own.call(store, vaultId);
+      if (hidden.size === 0) return live;
+      const summary = (i: StoredItem) => {
+        const { fields: _f, sections: _s, ...rest } = structuredClone(i);
+        return rest;
+      };
+      const out: Omit<StoredItem, 'fields' | 'sections'>[] = [];
+      for (const item of live) {
+        if (!hidden.has(item.id)) out.push(item);
+        else if (hidden.get(item.id)) out.push(summary(hidden.get(item.id)!));
+      }
+      for (const [id, before] of hidden) if (before && !out.some((i) => i.id === id)) out.push(summary(before));
+      return out;
+    };
+    return delegate(store, { getItem, listItems, listItemSummaries });
   }
 
   private recording(store: Store): RequestStore {

@@ -8,6 +8,7 @@ import { VAULT_TYPES, type FullItem, type VaultType } from '../connect/types.js'
 import { HttpError } from './http.js';
 import { newId } from './ids.js';
 import { buildItem } from './items.js';
+import { finishItemBody, normalizeItemInput } from './normalize.js';
 import type { Store } from './store.js';
 import { addFormats, describeAjvError } from './validate.js';
 
@@ -146,6 +147,22 @@ export function loadSeed(file: string): { doc: SeedDoc; where: (pointer: string)
     throw new SeedError(`${file}:${line}:${col}: not valid YAML or JSON (${e.code})`);
   }
   const data = doc.toJS() as unknown;
+  // Items are read as real Connect reads bodies (nulls absent, field types in any case, TOTP refused), before the schema.
+  const vaults = (data as { vaults?: unknown } | null)?.vaults;
+  if (Array.isArray(vaults)) {
+    vaults.forEach((v: { items?: unknown }, vi) => {
+      if (!v || !Array.isArray(v.items)) return;
+      v.items = v.items.map((item: unknown, ii: number) => {
+        try {
+          return normalizeItemInput(item, 'seed');
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          const at = /\((\/\S+)\)$/.exec(err.message);
+          throw new SeedError(`${file}:${locate(doc, lc, `/vaults/${vi}/items/${ii}${at ? at[1] : ''}`)}: vaults[${vi}].items[${ii}]: ${err.message}`);
+        }
+      });
+    });
+  }
   const v = validator();
   if (!v(data)) {
     const err = deepest(v.errors ?? []);
@@ -187,7 +204,7 @@ export function applySeed(store: Store, file: string, actorId: string): SeedResu
         const { files, ...body } = raw;
         let item;
         try {
-          item = buildItem(body, { vaultId, actorId, now });
+          item = buildItem(finishItemBody(body, 'seed'), { vaultId, actorId, now });
         } catch (err) {
           if (err instanceof HttpError) {
             const detail = err.message.replace(/^Invalid item: /, '');

@@ -348,6 +348,16 @@ export class Store {
    * Newest first. `scope` limits the entries to those on the given vaults plus those made by the given actor
    * (a scoped token sees its vaults' activity and its own requests); without it, every entry.
    */
+  /** How many entries listActivity pages through with this scope. */
+  countActivity(scope?: { vaults: string[]; actorId: string }): number {
+    const row = scope
+      ? this.db
+          .prepare('SELECT COUNT(*) AS n FROM activity WHERE vault_id IN (SELECT value FROM json_each(?)) OR actor_id = ?')
+          .get(JSON.stringify(scope.vaults), scope.actorId)
+      : this.db.prepare('SELECT COUNT(*) AS n FROM activity').get();
+    return (row as { n: number }).n;
+  }
+
   listActivity(limit: number, offset: number, scope?: { vaults: string[]; actorId: string }): ApiRequest[] {
     const rows = scope
       ? this.db

@@ -10,7 +10,7 @@
 // Purpose fields, as Connect reads them:
 // - a field sent without an id but with a purpose the template has a built-in for takes the built-in's id (this
 //   is how 1Password's JS SDK ItemBuilder and the Python SDK's examples set a login's username and password);
-// - a USERNAME/PASSWORD field sent with another id does not set the item's own username/password: it becomes a
+// - a USERNAME/PASSWORD field sent with another (explicit) id does not set the item's own username/password: it becomes a
 //   separate field and loses the purpose (connect-sdk-js #108, row 12), the built-in stays as it was sent (empty);
 // - a field with a built-in id gets the built-in's purpose, label and type where it sends none;
 // - USERNAME/PASSWORD/NOTES fields without a label get the built-in's label (Connect 1.5.0, row 10);
@@ -51,8 +51,8 @@ export interface TemplateOptions {
 }
 
 /**
- * The item's fields as Connect keeps them: built-ins first, in the template's order (as sent, or empty), then
- * the other fields in the order sent. Throws 400 HttpError with Connect's text for rows 8 and 9.
+ * The item's fields as Connect keeps them: the fields sent, in their order, then the template's built-ins that
+ * were not sent, empty, in the template's order (no source shows where Connect puts them). Throws 400 HttpError with Connect's text for rows 8 and 9.
  * `fields` are normalised input (no nulls, no empty ids, upper-case types); they are not modified.
  */
 export function applyCategoryTemplate(category: string, fields: InField[] | undefined, opts: TemplateOptions = {}): InField[] {
@@ -74,7 +74,7 @@ export function applyCategoryTemplate(category: string, fields: InField[] | unde
     if (own) {
       f.purpose ??= own.purpose;
       f.type ??= own.type;
-    } else if ((f.purpose === 'USERNAME' || f.purpose === 'PASSWORD') && byPurpose.has(f.purpose)) {
+    } else if (f.id !== undefined && (f.purpose === 'USERNAME' || f.purpose === 'PASSWORD') && byPurpose.has(f.purpose)) {
       // Row 12: not the item's own username/password, only a field that looks like it.
       delete f.purpose;
     }
@@ -87,9 +87,9 @@ export function applyCategoryTemplate(category: string, fields: InField[] | unde
     }
   }
 
-  const sentBuiltIns = builtIns.map((b) => list.find((f) => f.id === b.id) ?? { id: b.id, type: b.type, purpose: b.purpose, label: b.label });
-  const others = list.filter((f) => f.id === undefined || !byId.has(f.id));
-  const result = [...sentBuiltIns, ...others];
+  // Sent fields keep their places (so errors and PATCH indices name what was sent); missing built-ins follow.
+  const missing = builtIns.filter((b) => !list.some((f) => f.id === b.id)).map((b) => ({ id: b.id, type: b.type, purpose: b.purpose, label: b.label }));
+  const result: InField[] = [...list, ...missing];
 
   if (!opts.seed && category === 'PASSWORD') {
     const pw = result.find((f) => f.id === PASSWORD.id)!;

@@ -190,7 +190,7 @@ vaults:
         sections: [{ id: certs, label: Certificates }]
         fields:
           - { id: notesPlain, type: STRING, purpose: NOTES, label: notes, value: rotate yearly }
-          - { id: otp, type: TOTP, label: one-time password, value: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP" }
+          - { id: otp, type: OTP, label: one-time password, value: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP" }
         files:
           - { name: cert.pem, content: "-----BEGIN CERTIFICATE-----\\n", section: certs }
           - { name: blob.bin, contentBase64: AAEC+vv8/f7/ }
@@ -246,7 +246,7 @@ function newItem(title: string) {
       { id: 'username', type: 'STRING', purpose: 'USERNAME', label: 'username', value: 'alice' },
       { id: 'password', type: 'CONCEALED', purpose: 'PASSWORD', label: 'password', generate: true, recipe: { length: 24 } },
       { type: 'STRING', label: 'host', value: 'db.local', section: { id: 'extra' } },
-      { type: 'TOTP', label: 'otp', value: 'JBSWY3DPEHPK3PXP' },
+      { type: 'OTP', label: 'otp', value: 'JBSWY3DPEHPK3PXP' },
     ],
   };
 }
@@ -317,7 +317,7 @@ describe('items', () => {
 
   it('createItem', async () => {
     const ok = await call('full item with generated value and TOTP', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: newItem('Created') });
-    const minimal = await call('minimal item', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'Minimal', category: 'PASSWORD' } });
+    const minimal = await call('minimal item', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'Minimal', category: 'SECURE_NOTE' } });
     const noCategory = await call('missing category', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'x' } });
     const badEnum = await call('unknown category', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'x', category: 'CAR' } });
     const badJson = await call('invalid JSON', 'createItem', 'POST', `/v1/vaults/${eng}/items`, { body: '{"title": ' });
@@ -400,7 +400,7 @@ describe('files', () => {
     const base = `/v1/vaults/${eng}/items/${certItem}/files`;
     const ok = await call('files', 'listFiles', 'GET', base);
     const inline = await call('inline_files=true', 'listFiles', 'GET', `${base}?inline_files=true`);
-    const bare = (await call('setup', undefined, 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'No files', category: 'PASSWORD' } })).body as { id: string };
+    const bare = (await call('setup', undefined, 'POST', `/v1/vaults/${eng}/items`, { body: { title: 'No files', category: 'SECURE_NOTE' } })).body as { id: string };
     const none = await call('item without files', 'listFiles', 'GET', `/v1/vaults/${eng}/items/${bare.id}/files`);
     const missing = await call('unknown item', 'listFiles', 'GET', `/v1/vaults/${eng}/items/${NO_SUCH}/files`);
     const noToken = await call('no token', 'listFiles', 'GET', base, { token: null });

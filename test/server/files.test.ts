@@ -110,12 +110,18 @@ describe('health and metrics', () => {
     expect(await r.text()).toBe('.');
   });
 
-  it('health names the server, its version and an ACTIVE store', async () => {
+  // Real Connect's shape (ledger row 34): its name, the Connect version spoken, its four dependencies.
+  it('health answers as real Connect: its name, the Connect version and ACTIVE dependencies', async () => {
     const r = await client(srv.url)('GET', '/health');
     expect(r.body).toEqual({
-      name: 'opsync server',
-      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      dependencies: [{ service: 'sqlite', status: 'ACTIVE', message: expect.any(String) }],
+      name: '1Password Connect API',
+      version: '1.8.1',
+      dependencies: [
+        { service: 'sqlite', status: 'ACTIVE', message: expect.any(String) },
+        { service: 'account_data', status: 'ACTIVE' },
+        { service: 'sync', status: 'ACTIVE' },
+        { service: '1Password', status: 'ACTIVE' },
+      ],
     });
   });
 
