@@ -1,8 +1,9 @@
 // The opsync command line: wiring only. Each command parses its flags and hands over to src/commands/.
 
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { StalePlanError } from './apply/execute.js';
 import { applyCommand, refreshCommand, type ApplyFlags } from './commands/apply.js';
+import { completionCommand, SHELLS } from './commands/completion.js';
 import { ExitCode, loadOrFail, parseDuration, processIO, type IO } from './commands/common.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
@@ -21,9 +22,9 @@ import { StateError } from './state/file.js';
 import { inline } from './ui/sanitize.js';
 import { VERSION } from './version.js';
 
-/** Terraform habits: `-out FILE` and `-out=FILE` mean `--out`. */
+/** Terraform habits: `-out FILE` and `-out=FILE` mean `--out`; `opsync -v` is `opsync --version`. */
 function normaliseArgv(argv: string[]): string[] {
-  return argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--${a.slice(1)}` : a));
+  return argv.map((a, i) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--${a.slice(1)}` : i === 2 && a === '-v' ? '--version' : a));
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -254,6 +255,17 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     );
 
   registerServerCommand(program);
+
+  program
+    .command('version')
+    .description('print the version (also -v, -V, --version)')
+    .action(() => run((io) => (io.out(`${VERSION}\n`), 0)));
+
+  program
+    .command('completion')
+    .description(`print a shell completion script: source <(opsync completion bash), or zsh, fish`)
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action((shell: string) => run((io) => completionCommand(program, shell, io)));
   return program;
 }
 

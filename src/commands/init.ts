@@ -1,10 +1,10 @@
 // `opsync init`: scaffold opsync.yaml, a first manifest and .gitignore lines. Never overwrites a file.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseHost } from '../connect/transport.js';
 import { UserError } from '../errors.js';
-import { CONFIG_FILE } from '../config/load.js';
+import { CONFIG_FILE, loadConfig } from '../config/load.js';
 import { slug } from '../export/names.js';
 import type { IO } from './common.js';
 
@@ -59,6 +59,7 @@ items:
 export function initCommand(flags: InitFlags, io: IO): number {
   if (flags.vault.includes('/') || flags.vault.trim() === '') throw new UserError(`--vault "${flags.vault}": a vault name or id, without "/"`);
   // opsync.yaml is committed: a host with credentials in it is refused before anything is written.
+  if (flags.host && flags.host.trim().toLowerCase() === 'local') flags = { ...flags, host: 'local' };
   if (flags.host && flags.host !== 'local') parseHost(/^https?:\/\//i.test(flags.host) ? flags.host : `http://${flags.host}`);
   try {
     return scaffold(flags, io);
@@ -83,8 +84,17 @@ function scaffold(flags: InitFlags, io: IO): number {
     writeFileSync(path, text, { flag: 'wx' });
     io.err(`created  ${show(path)}\n`);
   };
+  const sample = join(root, 'manifests', `${slug(flags.vault) || 'vault'}.yaml`);
+  // Manifests already there (where opsync.yaml says, or in manifests/): a sample item would be a create in
+  // the next plan of a real project, so none is added.
+  const found = existingManifests(root);
   create(join(root, CONFIG_FILE), configText(flags.host ?? 'local'));
-  create(join(root, 'manifests', `${slug(flags.vault) || 'vault'}.yaml`), manifestText(flags.vault));
+  if (found.length > 0) {
+    const more = found.length > 3 ? `, and ${found.length - 3} more` : '';
+    io.err(`skipped  ${show(sample)} (no sample item: manifests exist, ${found.slice(0, 3).map(show).join(', ')}${more})\n`);
+  } else {
+    create(sample, manifestText(flags.vault));
+  }
 
   const gitignore = join(root, '.gitignore');
   const existing = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
@@ -97,6 +107,40 @@ function scaffold(flags: InitFlags, io: IO): number {
   } else {
     io.err(`kept     ${show(gitignore)} (has the opsync lines)\n`);
   }
-  io.out(`Next: opsync plan, then opsync apply${flags.host ? '' : ' (against the embedded server; set connect.host or OP_CONNECT_HOST for yours)'}.\n`);
+  io.out(`Next: opsync plan, then opsync apply${flags.host && flags.host.trim().toLowerCase() !== 'local' ? '' : ' (against the embedded server; set connect.host or OP_CONNECT_HOST for yours)'}.\n`);
   return 0;
+}
+
+/** YAML files where this project's manifests are: opsync.yaml's `manifests` (when it reads), else manifests/. */
+function existingManifests(root: string): string[] {
+  let places = [join(root, 'manifests')];
+  try {
+    places = loadConfig({ cwd: root })?.manifests ?? places;
+  } catch {
+    // An opsync.yaml that does not load: validate and plan say why; init looks in manifests/.
+  }
+  const found: string[] = [];
+  const walk = (path: string, depth: number) => {
+    if (found.length >= 100 || depth > 8) return;
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      return;
+    }
+    if (st.isFile()) {
+      if (/\.ya?ml$/i.test(path) && path !== join(root, CONFIG_FILE)) found.push(path);
+      return;
+    }
+    if (!st.isDirectory()) return;
+    let names: string[];
+    try {
+      names = readdirSync(path).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) if (!name.startsWith('.')) walk(join(path, name), depth + 1);
+  };
+  for (const place of places) walk(resolve(root, place), 0);
+  return found;
 }

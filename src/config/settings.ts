@@ -46,8 +46,12 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
   const config = loadConfig({ explicit: flags.config ?? (env.OPSYNC_CONFIG || undefined), cwd });
   const envHost = env.OP_CONNECT_HOST || undefined;
   const fileLocal = config?.host === 'local';
-  const local = flags.local === true || (!flags.connectHost && !envHost && fileLocal);
-  const connectHost = local ? undefined : (flags.connectHost ?? envHost ?? (fileLocal ? undefined : config?.host));
+  // "local" means the embedded server wherever a host is given: `--connect-host local` is `--local`, as
+  // `connect.host: local` in opsync.yaml (and OP_CONNECT_HOST=local) are.
+  const flagHost = flags.connectHost === undefined ? undefined : isLocal(flags.connectHost) ? 'local' : flags.connectHost;
+  const host = flagHost ?? (envHost === undefined ? undefined : isLocal(envHost) ? 'local' : envHost);
+  const local = flags.local === true || host === 'local' || (host === undefined && fileLocal);
+  const connectHost = local ? undefined : (host ?? config?.host);
   const parallelism =
     flags.parallelism !== undefined
       ? parseParallelism(flags.parallelism, '--parallelism')
@@ -71,6 +75,11 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
     safety: { ...DEFAULT_SAFETY, ...config?.safety },
     vaultDefaults: config?.vaults ?? {},
   };
+}
+
+/** `local` (any case, around spaces) names the embedded server, not a host called "local". */
+function isLocal(host: string): boolean {
+  return host.trim().toLowerCase() === 'local';
 }
 
 /** The paths a command was given, or opsync.yaml's `manifests`. */

@@ -83,6 +83,18 @@ describe('settings precedence: flags > environment > file > defaults', () => {
     expect(resolveSettings({}, { OP_CONNECT_HOST: 'http://h' }, dir).connection).toMatchObject({ local: false, connectHost: 'http://h' });
   });
 
+  it('--connect-host local (and OP_CONNECT_HOST=local) is --local, beating a URL further down', () => {
+    const dir = project('connect: { host: "http://from-file" }\n');
+    const embedded = { local: true, localDir: join(dir, '.opsync/server') };
+    expect(resolveSettings({ connectHost: 'local' }, {}, dir).connection).toMatchObject(embedded);
+    expect(resolveSettings({ connectHost: ' Local ' }, { OP_CONNECT_HOST: 'http://env' }, dir).connection).toMatchObject(embedded);
+    expect(resolveSettings({ connectHost: 'local' }, {}, dir).connection.connectHost).toBeUndefined();
+    expect(resolveSettings({}, { OP_CONNECT_HOST: 'local' }, dir).connection).toMatchObject(embedded);
+    // A URL given on the command line still beats OP_CONNECT_HOST=local and the file.
+    expect(resolveSettings({ connectHost: 'http://flag' }, { OP_CONNECT_HOST: 'local' }, dir).connection).toMatchObject({ local: false, connectHost: 'http://flag' });
+    expect(resolveSettings({}, {}, dir).connection).toMatchObject({ local: false, connectHost: 'http://from-file' });
+  });
+
   it('refuses a bad parallelism from the environment, and over 64 anywhere, as the schema does', () => {
     expect(() => resolveSettings({}, { OPSYNC_PARALLELISM: 'lots' }, project())).toThrow(/OPSYNC_PARALLELISM/);
     expect(() => resolveSettings({ parallelism: '65' }, {}, project())).toThrow('--parallelism: "65" must be a whole number from 1 to 64');
