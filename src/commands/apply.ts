@@ -10,7 +10,8 @@ import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
 import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
-import { checkBackend, isPlanFileArg, loadOrFail, type IO } from './common.js';
+import { inline } from '../ui/sanitize.js';
+import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
 
 export interface ApplyFlags extends PlanFlags {
@@ -156,7 +157,7 @@ export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO)
     );
     const refreshOnly: Plan = { ...plan, diagnostics: [], changes: plan.changes.filter((c) => c.action === 'noop' && !changesStateOnly(c)) };
     const result = await executor(refreshOnly, store, conn, flags, io)(() => undefined, new AbortController().signal);
-    for (const f of result.failed) io.err(`error: ${f.address}: ${f.error}\n`);
+    for (const f of result.failed) io.err(`error: ${inline(`${f.address}: ${f.error}`)}\n`);
     let drifted = 0;
     for (const c of plan.changes) {
       if (!c.drift) continue;
@@ -168,7 +169,7 @@ export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO)
           : `changed outside opsync (version ${c.drift.stateVersion} -> ${c.drift.liveVersion}); the next apply reverts it`;
       io.out(`! ${c.address}: ${what}\n`);
     }
-    for (const d of plan.diagnostics) io.err(`${d.severity}: ${d.address ? `${d.address}: ` : ''}${d.message}\n`);
+    printDiagnostics(io, plan.diagnostics);
     io.out(`Refresh: ${plan.changes.length} resource(s) checked, ${drifted} drifted.\n`);
     return planExitCode(plan, false) || (result.failed.length ? 1 : 0);
   });

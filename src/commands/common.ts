@@ -4,6 +4,7 @@ import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
 import type { Manifest, VaultDefaults } from '../manifest/types.js';
 import { UserError } from '../errors.js';
+import type { PlanDiagnostic } from '../plan/types.js';
 import type { StateFile } from '../state/types.js';
 import { githubAnnotations } from '../ui/github.js';
 import { inline, multiline } from '../ui/sanitize.js';
@@ -55,6 +56,11 @@ export function processIO(noColor: boolean): IO {
  */
 export function warn(io: IO, message: string): void {
   io.err(`warning: ${inline(message)}\n`);
+}
+
+/** A plan's diagnostics on stderr, one escaped line each (their messages may quote titles and vault names). */
+export function printDiagnostics(io: IO, diagnostics: readonly PlanDiagnostic[]): void {
+  for (const d of diagnostics) io.err(`${d.severity}: ${inline(d.address ? `${d.address}: ${d.message}` : d.message)}\n`);
 }
 
 /** Exit with this code after the message (if any) has been printed. */

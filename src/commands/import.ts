@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
+import { inline } from '../ui/sanitize.js';
 import { checkBackend, type IO } from './common.js';
 
 export interface ImportFlags extends ConnectionFlags {
@@ -86,7 +87,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
     } finally {
       store.close();
     }
-    io.out(`Imported ${address}: item ${found.id} ("${found.title}", version ${found.version}) in vault ${vault.name}. Nothing in it was changed.\n`);
+    io.out(`Imported ${inline(address)}: item ${found.id} ("${inline(found.title)}", version ${found.version}) in vault ${inline(vault.name)}. Nothing in it was changed.\n`);
     io.err('Run `opsync plan` to see what it takes to reach the manifest.\n');
     return 0;
   } finally {

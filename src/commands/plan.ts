@@ -12,7 +12,7 @@ import { renderPlanJson } from '../ui/json.js';
 import { renderPlanMarkdown } from '../ui/markdown.js';
 import { renderPlanText } from '../ui/text.js';
 import { writePlanFile } from '../plan/planFile.js';
-import { checkBackend, loadOrFail, type IO } from './common.js';
+import { checkBackend, loadOrFail, printDiagnostics, type IO } from './common.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
@@ -56,7 +56,7 @@ export async function showPlan(plan: Plan, format: PlanFormat | undefined, io: I
     io.out(text.endsWith('\n') ? text : `${text}\n`);
   }
   if (format && format !== 'text') {
-    for (const d of plan.diagnostics) io.err(`${d.severity}: ${d.address ? `${d.address}: ` : ''}${d.message}\n`);
+    printDiagnostics(io, plan.diagnostics);
   }
   if (io.env.GITHUB_ACTIONS === 'true') appendStepSummary(renderPlanMarkdown(plan), io.env);
 }
@@ -79,7 +79,8 @@ export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mod
     for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
       plan.diagnostics.push({ severity: 'warning', message: `${v.message}: apply will refuse this plan without --force` });
     }
-    if (flags.out) writePlanFile(flags.out, plan);
+    // Signed with the digest key, so apply refuses any edit of it.
+    if (flags.out) writePlanFile(flags.out, plan, conn.key);
     await showPlan(plan, flags.format, io);
     if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);
     return planExitCode(plan, flags.detailedExitcode);

@@ -5,7 +5,8 @@ import { UserError } from '../errors.js';
 import { readState } from '../state/file.js';
 import { StateStore } from '../state/store.js';
 import type { StateResource } from '../state/types.js';
-import type { IO } from './common.js';
+import { inline } from '../ui/sanitize.js';
+import { warn, type IO } from './common.js';
 
 export interface StateFlags {
   state: string;
@@ -22,10 +23,10 @@ export function stateListCommand(flags: StateFlags, io: IO): number {
   const state = readState(flags.state);
   const rows = Object.values(state.resources).sort((a, b) => (a.address < b.address ? -1 : 1));
   for (const r of rows) {
-    io.out(`${r.address}\t${r.vaultName}\t${r.itemId}\tv${r.version}${r.protect ? '\tprotected' : ''}\n`);
+    io.out(`${inline(r.address)}\t${inline(r.vaultName)}\t${r.itemId}\tv${r.version}${r.protect ? '\tprotected' : ''}\n`);
   }
   const pending = Object.values(state.pending).sort((a, b) => (a.address < b.address ? -1 : 1));
-  for (const p of pending) io.out(`${p.address}\t${p.vaultName}\t(interrupted create of "${p.title}")\n`);
+  for (const p of pending) io.out(`${inline(p.address)}\t${inline(p.vaultName)}\t(interrupted create of "${inline(p.title)}")\n`);
   if (rows.length === 0 && pending.length === 0) io.err(`No resources in ${flags.state}.\n`);
   return 0;
 }
@@ -40,7 +41,7 @@ export function stateShowCommand(address: string, json: boolean, flags: StateFla
     return 0;
   }
   if (!r) {
-    io.out(`${address}\n  interrupted create of "${p!.title}" in vault ${p!.vaultName} (${p!.vaultId}), started ${p!.startedAt}\n`);
+    io.out(`${inline(address)}\n  interrupted create of "${inline(p!.title)}" in vault ${inline(p!.vaultName)} (${p!.vaultId}), started ${p!.startedAt}\n`);
     return 0;
   }
   const lines: [string, string][] = [
@@ -54,7 +55,7 @@ export function stateShowCommand(address: string, json: boolean, flags: StateFla
     ['updated', r.updatedAt],
   ];
   for (const [k, v] of Object.entries(r.rotations ?? {})) lines.push([`rotation ${k}`, v === '' ? '(initial)' : v]);
-  io.out(`${address}\n${lines.map(([k, v]) => `  ${`${k}:`.padEnd(12)} ${v}`).join('\n')}\n`);
+  io.out(`${inline(address)}\n${lines.map(([k, v]) => `  ${`${k}:`.padEnd(12)} ${inline(v)}`).join('\n')}\n`);
   return 0;
 }
 
@@ -101,7 +102,7 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
     const held = s0.resources[from] ?? s0.pending[from];
     const toVault = to.slice(0, to.indexOf('/'));
     if (toVault !== held.vaultName && toVault !== held.vaultId) {
-      io.err(`warning: ${to} names vault "${toVault}" but the item is in vault ${held.vaultName} (${held.vaultId}); plan refuses that unless "${toVault}" is that vault's new name: an item cannot change vaults\n`);
+      warn(io, `${to} names vault "${toVault}" but the item is in vault ${held.vaultName} (${held.vaultId}); plan refuses that unless "${toVault}" is that vault's new name: an item cannot change vaults`);
     }
     return 0;
   } finally {

@@ -132,11 +132,11 @@ export function readSavedPlan(path: string): SavedPlan {
 }
 
 /**
- * Refuses a plan whose signature does not verify under `digestKey`. An unsigned plan passes here (plans saved
- * before signing, or by a caller that gave no key); the state checks below hold for it all the same.
+ * Refuses a plan whose signature does not verify under `digestKey`, and an unsigned one: `opsync plan -out`
+ * always signs, so a plan without a signature was made by hand or had it cut off.
  */
 export function verifyPlanSignature(saved: SavedPlan, digestKey: Buffer): void {
-  if (saved.signature === undefined) return;
+  if (saved.signature === undefined) throw planError(saved.path, 'is not signed (opsync plan -out signs every plan it saves); plan again');
   const expected = Buffer.from(signatureOf(saved.doc, digestKey));
   const got = Buffer.from(saved.signature);
   if (expected.length !== got.length || !timingSafeEqual(expected, got)) {
@@ -153,8 +153,8 @@ export function verifyPlanSignature(saved: SavedPlan, digestKey: Buffer): void {
  *   address it was moved from);
  * - a create is for an address the state does not hold, unless the plan says its item was deleted outside
  *   opsync (then `liveMissing` lists it, and apply checks that the item really is gone);
- * - adoption and recovery (`adopt: true`) only for addresses without a state entry, of items nothing in the
- *   state manages;
+ * - adoption and recovery (`adopt: true`) only for addresses without a state entry (or, recovering an
+ *   interrupted create, whose recorded item is gone), of items nothing in the state manages;
  * - one change per address and per item; the desired spec (which the digest binds) is for that address.
  * Returns the state records whose items a re-create claims are gone.
  */
@@ -184,7 +184,10 @@ export function checkPlanAgainstState(saved: SavedPlan, state: StateFile): { liv
     const held = c.movedFrom !== undefined ? state.resources[c.movedFrom] : own;
     if (c.adopt) {
       if (c.action === 'create' || c.action === 'delete') throw fail(c, `a ${c.action} cannot adopt`);
-      if (held) throw fail(c, 'it adopts an item for an address the state already manages');
+      // Recovering the interrupted create of a replace or re-create: the state still names the old item, which
+      // must be gone (checked live).
+      if (held && !state.pending[c.address]) throw fail(c, 'it adopts an item for an address the state already manages');
+      if (held) liveMissing.push(held);
       const other = managedBy.get(c.itemId!);
       if (other !== undefined) throw fail(c, `it adopts item ${c.itemId}, which the state manages as ${other}`);
       const pending = state.pending[c.address];
@@ -194,7 +197,7 @@ export function checkPlanAgainstState(saved: SavedPlan, state: StateFile): { liv
     if (c.action === 'create') {
       if (c.itemId !== undefined) throw fail(c, 'a create names an item');
       if (held) {
-        if (!c.drift?.liveMissing) throw fail(c, `it creates an address the state already manages (item ${held.itemId})`);
+        if (!c.drift?.liveMissing && !state.pending[c.address]) throw fail(c, `it creates an address the state already manages (item ${held.itemId})`);
         if (held.vaultId !== c.vault.id) throw fail(c, `the state records vault ${held.vaultName} (${held.vaultId}), not ${c.vault.id}`);
         liveMissing.push(held);
       }

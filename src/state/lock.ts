@@ -1,7 +1,8 @@
 // The state lock: `<state>.lock`, created exclusively, naming its holder. A lock left by a dead process on
 // this host (a kill -9'd apply) is stale and taken over; any other holder is waited for, then named.
 
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readRegularFile } from '../files.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -32,7 +33,8 @@ const lockPath = (statePath: string) => `${statePath}.lock`;
 
 function readHolder(path: string): LockInfo | undefined {
   try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    // A regular file only: a FIFO in its place would hang the read forever.
+    const info = JSON.parse(readRegularFile(path, { maxBytes: 64 * 1024 })) as LockInfo;
     return typeof info.pid === 'number' && typeof info.host === 'string' ? info : undefined;
   } catch {
     return undefined;
@@ -65,7 +67,12 @@ function tryCreate(path: string, info: LockInfo): boolean {
 
 export async function acquireLock(statePath: string, opts: { timeoutMs: number; command: string }): Promise<Lock> {
   const path = lockPath(statePath);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LockError(`cannot create the state folder ${dirname(path)}: ${code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way' : (code ?? (err as Error).message)}`);
+  }
   const info: LockInfo = { pid: process.pid, host: hostname(), command: opts.command, createdAt: new Date().toISOString() };
   const deadline = Date.now() + opts.timeoutMs;
   let staleTakenOver: LockInfo | undefined;

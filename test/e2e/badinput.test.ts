@@ -3,7 +3,7 @@
 // bombs, FIFOs and devices where files belong, a state under a regular file, state files with a bad version,
 // edited or malformed saved plans, binary {file:} sources, and escape sequences in keys and titles.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnCli, useSeededProject, type CliResult } from './cli.js';
@@ -109,7 +109,7 @@ describe('crashes and hangs become one line', () => {
     expectOneLine(await cli(['plan', 'm.yaml', '--state', 'somefile/state.json']), /^opsync: error: cannot read state somefile\/state\.json: a part of its path is a file, not a folder$/);
     expectOneLine(await cli(['state', 'list', '--state', 'somefile/state.json']), /^opsync: error: cannot read state somefile\/state\.json: a part of its path is a file/);
     // apply takes the lock beside the state first: its folder is the file.
-    expectOneLine(await cli(['apply', 'm.yaml', '--auto-approve', '--state', 'somefile/state.json']), /^opsync: error: cannot mkdir somefile: a file is in the way$/);
+    expectOneLine(await cli(['apply', 'm.yaml', '--auto-approve', '--state', 'somefile/state.json']), /^opsync: error: cannot create the state folder somefile: a file is in the way$/);
     expect(read('somefile')).toBe('not a folder\n');
     mkfifo('state.fifo');
     expectOneLine(await cli(['plan', 'm.yaml', '--state', 'state.fifo']), /^opsync: error: cannot read state state\.fifo: is a FIFO \(named pipe\); only regular files are read$/);
@@ -186,7 +186,7 @@ describe('edited and malformed saved plans', () => {
     expect((await ctx.client.listItems(v.id)).filter((i) => i.title === 'a')).toHaveLength(1);
   });
 
-  it('states what is wrong with an unsigned plan edited against the state', async () => {
+  it('refuses an unsigned plan (its signature cut off with the edit)', async () => {
     write('m.yaml', MANIFEST(['a', 'b']));
     expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
     write('m.yaml', MANIFEST(['a']));
@@ -195,7 +195,9 @@ describe('edited and malformed saved plans', () => {
     delete plan.signature;
     plan.changes.find((c: { action: string }) => c.action === 'delete').itemId = await unmanagedId();
     write('p.opsplan', JSON.stringify(plan));
-    expectOneLine(await cli(['apply', 'p.opsplan', '--auto-approve']), /change for Production\/b: item \w+ is not the one the state records \(\w+\)/);
+    expectOneLine(await cli(['apply', 'p.opsplan', '--auto-approve']), /^opsync: error: saved plan p\.opsplan: is not signed .*plan again$/);
+    const v = (await ctx.client.findVault('Production'))!;
+    expect((await ctx.client.getItem(v.id, await unmanagedId())).title).toBe('Not managed');
   });
 
   it('refuses a plan whose signature does not match its content', async () => {
@@ -241,12 +243,11 @@ describe('edited and malformed saved plans', () => {
   it("a saved plan whose manifest is /dev/zero", async () => {
     write('m.yaml', 'vault: Production\nitems:\n  lit:\n    fields:\n      key: { type: CONCEALED, value: literal-Secret-5521, allowLiteral: true }\n');
     expect((await cli(['plan', 'm.yaml', '-out', 'p.opsplan'])).code).toBe(0);
-    const plan = JSON.parse(read('p.opsplan'));
-    plan.manifests = ['/dev/zero'];
-    delete plan.signature; // signed or not, this is refused; unsigned, it gets as far as the manifests
-    write('p.opsplan', JSON.stringify(plan));
+    // The plan stays as signed; its manifest becomes a link to a device.
+    rmSync(join(ctx.dir, 'm.yaml'));
+    symlinkSync('/dev/zero', join(ctx.dir, 'm.yaml'));
     const r = await cli(['apply', 'p.opsplan', '--auto-approve']);
-    expectOneLine(r, /^opsync: error: saved plan p\.opsplan: its manifests do not load: \/dev\/zero:1:1: error: cannot read: is a character device/);
+    expectOneLine(r, /^opsync: error: saved plan p\.opsplan: its manifests do not load: m\.yaml:1:1: error: cannot read: is a character device/);
     expect(r.stderr).not.toContain('literal-Secret-5521');
   });
 });

@@ -77,6 +77,10 @@ it('kill -9 while the create of a replace is in flight: one item, adopted, then 
   const change = (JSON.parse(plan.stdout) as { resource_changes: { address: string; action: string; reasons: string[] }[] }).resource_changes.find((c) => c.address === 'Private/db')!;
   expect(change.action).not.toBe('create');
   expect(change.reasons).toContain('recovering an interrupted create');
+  // The recovery as a saved plan passes the saved-plan checks (the state still names the old, deleted item).
+  expect((await cli(['plan', 'm.yaml', '-out', 'p.opsplan'])).code).toBe(0);
+  const saved = await cli(['apply', 'p.opsplan', '--auto-approve']);
+  expect(saved.code, saved.stdout + saved.stderr).toBe(0);
   await expectConverged();
   expect(state().resources['Private/db'].category).toBe('PASSWORD');
 });

@@ -110,10 +110,10 @@ describe('signature', () => {
     expect(() => verifyPlanSignature(readSavedPlan(file), KEY)).toThrow(/signature does not match/);
   });
 
-  it('an unsigned plan is left to the state checks', () => {
+  it('an unsigned plan is refused: opsync plan -out always signs', () => {
     writePlanFile(file, good);
     expect(JSON.parse(readFileSync(file, 'utf8'))).not.toHaveProperty('signature');
-    expect(() => verifyPlanSignature(readSavedPlan(file), KEY)).not.toThrow();
+    expect(() => verifyPlanSignature(readSavedPlan(file), KEY)).toThrow(/is not signed/);
   });
 });
 
