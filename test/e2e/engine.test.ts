@@ -251,7 +251,7 @@ items:
     await ctx.client.createItem(vid, {
       title: 'Upstream',
       category: 'PASSWORD',
-      fields: [{ id: 'pw', label: 'password', type: 'CONCEALED', purpose: 'PASSWORD', value: 'from-upstream' }],
+      fields: [{ id: 'password', label: 'password', type: 'CONCEALED', purpose: 'PASSWORD', value: 'from-upstream' }],
     });
     write('m.yaml', `vault: Production
 items:

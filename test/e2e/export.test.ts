@@ -63,7 +63,7 @@ const SEED = {
             { label: 'key', type: 'CONCEALED', section: { id: 'db' }, value: S.dupA },
             { label: 'key', type: 'CONCEALED', section: { id: 'add more' }, value: S.dupB },
             { label: 'spare', type: 'CONCEALED', value: '' },
-            { label: 'pin', type: 'STRING', purpose: 'PASSWORD', value: S.pin },
+            { label: 'pin', type: 'CONCEALED', value: S.pin },
             { label: 'contact', type: 'EMAIL', section: { id: 'Section_x7' }, value: 'ops@example.com' },
             { label: 'notesPlain', type: 'STRING', purpose: 'NOTES', value: NOTE },
           ],
@@ -151,7 +151,7 @@ describe('opsync export', () => {
     expect(web.fields['db.key']).toEqual({ label: 'key', section: 'db', type: 'CONCEALED', value: { env: 'OPSYNC_PRODUCTION_WEB_APP_DB_KEY' } });
     expect(web.fields['one-time password']).toEqual({ type: 'OTP', value: { env: 'OPSYNC_PRODUCTION_WEB_APP_ONE_TIME_PASSWORD' } });
     expect(web.fields.spare).toEqual({ type: 'CONCEALED' });
-    expect(web.fields.pin).toEqual({ purpose: 'PASSWORD', type: 'STRING', value: { env: 'OPSYNC_PRODUCTION_WEB_APP_PIN' } });
+    expect(web.fields.pin).toEqual({ type: 'CONCEALED', value: { env: 'OPSYNC_PRODUCTION_WEB_APP_PIN' } });
     expect(web.fields.notesPlain).toEqual({ purpose: 'NOTES', value: NOTE });
     expect(doc.items.runbook.fields).toEqual({ notesPlain: { purpose: 'NOTES', value: NOTE } });
     expect(text).not.toContain('generate');

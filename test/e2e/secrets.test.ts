@@ -27,7 +27,7 @@ beforeAll(async () => {
   await client.createItem(vault.id, {
     title: 'Upstream',
     category: 'PASSWORD',
-    fields: [{ id: 'pw', label: 'password', type: 'CONCEALED', purpose: 'PASSWORD', value: SECRETS.upstream }],
+    fields: [{ id: 'password', label: 'password', type: 'CONCEALED', purpose: 'PASSWORD', value: SECRETS.upstream }],
   });
   dir = tempProject({
     'tls.key': `-----BEGIN FAKE KEY-----\n${SECRETS.file}\n-----END FAKE KEY-----\n`,
