@@ -2,7 +2,6 @@
 // The address must be declared in the manifests (else the next plan would delete the item); the next plan
 // compares the item in full and shows what it takes to reach the manifest.
 
-import { ConnectError } from '../connect/errors.js';
 import { CONNECT_ID, type ItemSummary } from '../connect/types.js';
 import { UserError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
@@ -40,14 +39,11 @@ export async function importCommand(address: string, ref: string, manifest: Mani
       throw new UserError(`${address} is declared in vault "${desired.vault}" but ${ref} is in vault ${vault.name}; an item cannot change vaults`);
     }
     let found: ItemSummary | undefined;
-    if (CONNECT_ID.test(itemRef)) {
-      found = await conn.client.getItem(vault.id, itemRef).catch((err: unknown) => {
-        if (err instanceof ConnectError && err.status === 404) return undefined; // then it may be a title
-        throw err;
-      });
-    }
+    // An id-shaped ref is an id unless some item has it as its title. Both reads wait out real Connect's read
+    // lag, so an item made a moment ago is found.
+    if (CONNECT_ID.test(itemRef)) found = await conn.client.getItemSettled(vault.id, itemRef, 1);
     if (!found) {
-      const byTitle = await conn.client.findItemsByTitle(vault.id, itemRef);
+      const byTitle = await conn.client.findItemsByTitleSettled(vault.id, itemRef);
       if (byTitle.length > 1) {
         throw new UserError(`${byTitle.length} items in vault ${vault.name} are titled "${itemRef}" (${byTitle.map((s) => s.id).join(', ')}); import one by id`);
       }
