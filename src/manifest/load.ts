@@ -8,6 +8,7 @@ import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory 
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
 import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
+import { fieldProblem, purposeProblems } from './connectRules.js';
 import { parseRef, checkFileSource } from './values.js';
 import { FileReadError, LIMITS, readRegularFile } from '../files.js';
 import { inline } from '../ui/sanitize.js';
@@ -277,6 +278,8 @@ function buildDocument(
       if (source.kind === 'ref' && !parseRef(source.ref)) {
         error(pos([...at, 'fields', fkey, 'value', 'ref'], false), `field "${fkey}": reference must be op://<vault>/<item>/[<section>/]<field>`);
       }
+      const refused = fieldProblem({ key: fkey, type, source });
+      if (refused) error(pos([...at, 'fields', fkey, refused.includes('TOTP') ? 'type' : 'value'], false), refused);
       fields.push({
         key: fkey,
         label,
@@ -288,6 +291,7 @@ function buildDocument(
         pos: fpos,
       });
     }
+    for (const p of purposeProblems(fields)) error(pos([...at, 'fields', p.key, 'purpose'], false), p.message);
     if (!itemValid) continue;
     manifest.items.push({
       address: `${vault}/${key}`,

@@ -3,7 +3,7 @@
 
 import type { Field, FullItem, ItemInput, JsonPatchOp, Section } from '../connect/types.js';
 import type { DesiredField, DesiredItem } from '../manifest/types.js';
-import { sameValue } from './dates.js';
+import { sameValue } from '../connect/dates.js';
 import type { AttrChange } from './types.js';
 import type { ResolvedValues } from './digest.js';
 import {

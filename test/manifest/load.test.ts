@@ -61,6 +61,30 @@ items:
     expect(f.port.pos).toMatchObject({ line: 7, col: 7 });
   });
 
+  it('refuses at validate what real Connect refuses: TOTP, malformed DATE and MONTH_YEAR, a second purpose field', () => {
+    const { lines } = load({
+      'm.yaml': `vault: Production
+items:
+  a:
+    fields:
+      code: { type: TOTP, value: { env: OTP } }
+      otp: { type: OTP, value: { env: OTP } }
+      expires: { type: DATE, value: "31/01/2027" }
+      ok-date: { type: DATE, value: "2027-01-31" }
+      card: { type: MONTH_YEAR, value: "01/2027" }
+      ok-card: { type: MONTH_YEAR, value: "2027/01" }
+      user: { purpose: USERNAME, value: a }
+      login: { purpose: USERNAME, value: b }
+`,
+    }, ['.'], { OTP: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' });
+    expect(lines).toEqual([
+      'm.yaml:5:21: error: field "code": type TOTP is refused by real Connect (it answers 400 "unsupported field type: totp"); write type: OTP',
+      'm.yaml:7:37: error: field "expires": a DATE is written YYYY-MM-DD (e.g. 2027-01-31), or as unix seconds',
+      'm.yaml:9:40: error: field "card": a MONTH_YEAR is written YYYYMM or YYYY/MM (e.g. 2027/01)',
+      'm.yaml:12:25: error: field "login": only one field may have purpose USERNAME (real Connect refuses a second; "user" has it)',
+    ]);
+  });
+
   it('reads folders and multi-documents, with positions after ---', () => {
     const { manifest, lines } = load({
       'a/one.yaml': 'vault: A\nitems:\n  x: { fields: { u: v } }\n---\nvault: B\nitems:\n  y:\n    category: NOPE\n',

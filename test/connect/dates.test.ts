@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateSeconds, monthYear, sameValue } from '../../src/plan/dates.js';
+import { dateSeconds, monthYear, sameValue } from '../../src/connect/dates.js';
 
 describe('DATE and MONTH_YEAR values as real Connect keeps them', () => {
   it('reads a DATE as unix seconds, from seconds or YYYY-MM-DD', () => {
