@@ -9,11 +9,11 @@
 // allowScripts turns an install script npm was not told about into an error, as a coming npm will.
 
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { REPO } from './cli.js';
 
 interface Run {
@@ -82,6 +82,7 @@ const readme = (path: string) => readFileSync(join(REPO, path), 'utf8');
 /** A newcomer's HOME: ~/opsync holding the packed tarball and the examples, an empty ~/infra. */
 async function newcomerHome(tarball: string): Promise<{ home: string; env: NodeJS.ProcessEnv }> {
   const home = mkdtempSync(join(tmpdir(), 'opsync-newcomer-'));
+  onTestFinished(() => rmSync(home, { recursive: true, force: true }));
   mkdirSync(join(home, 'opsync'));
   mkdirSync(join(home, 'infra'));
   cpSync(tarball, join(home, 'opsync', `opsync-${VERSION}.tgz`));
@@ -116,6 +117,7 @@ describe('a newcomer, following the READMEs', () => {
   it('installs opsync as a dev dependency, runs the quickstart, then the webapp example, then init in a fresh repository', async () => {
     const t0 = Date.now();
     const out = mkdtempSync(join(tmpdir(), 'opsync-tarball-'));
+    onTestFinished(() => rmSync(out, { recursive: true, force: true }));
     // dist/ is built (npm test builds before vitest); --ignore-scripts: prepack would build this checkout again.
     const pack = await bash(`npm pack --ignore-scripts --pack-destination ${JSON.stringify(out)}`, REPO, { ...process.env, npm_config_update_notifier: 'false' });
     expect(pack.code, pack.stderr).toBe(0);

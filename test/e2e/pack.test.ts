@@ -6,10 +6,10 @@
 // makes an install script npm was not told about an error, as a coming npm refuses it.
 
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { REPO } from './cli.js';
 
 interface Run {
@@ -93,6 +93,10 @@ describe('the package', () => {
   it('packs dist/ and schemas/ at prepack, installs globally without TypeScript or warnings, and runs from an empty folder', async () => {
     const t0 = Date.now();
     const work = mkdtempSync(join(tmpdir(), 'opsync-pack-'));
+    const empty = mkdtempSync(join(tmpdir(), 'opsync-user-'));
+    onTestFinished(() => {
+      for (const d of [work, empty]) rmSync(d, { recursive: true, force: true });
+    });
     await localPrebuilds(work);
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
     const [packBlock, globalBlock] = shBlocks(readme, '## Install');
@@ -131,7 +135,6 @@ describe('the package', () => {
     const installSeconds = (Date.now() - t0) / 1000;
 
     // The installed opsync, on PATH, in an empty folder outside the repository.
-    const empty = mkdtempSync(join(tmpdir(), 'opsync-user-'));
     const env = userEnv({ PATH: `${join(prefix, 'bin')}:${process.env.PATH}` });
     const run = (cmd: string) => bash(cmd, empty, env);
     expect(globalBlock.split('\n')[1]).toBe('opsync --version');
