@@ -210,7 +210,8 @@ export function buildExport(input: ExportInput): ExportResult {
           continue;
         }
       }
-      const type = (f.type ?? 'STRING') as FieldType;
+      // A TOTP field (the spec's name, kept by older servers) is written as OTP, the type real Connect takes.
+      const type = (f.type === 'TOTP' ? 'OTP' : (f.type ?? 'STRING')) as FieldType;
       if (!(FIELD_TYPES as readonly string[]).includes(type)) {
         leaveOut(f, `has type ${String(type)}, which a manifest cannot hold`);
         continue;

@@ -15,6 +15,15 @@ export function fieldProblem(f: Pick<DesiredField, 'key' | 'type' | 'source'>): 
   return undefined;
 }
 
+/** A PASSWORD item needs its password: real Connect refuses one without a concealed PASSWORD field (row 8). */
+export function categoryProblem(category: string, fields: readonly Pick<DesiredField, 'purpose' | 'type'>[]): string | undefined {
+  if (category !== 'PASSWORD') return undefined;
+  const pw = fields.find((f) => f.purpose === 'PASSWORD');
+  if (!pw) return 'a PASSWORD item needs a field with purpose: PASSWORD (real Connect refuses one without it)';
+  if (pw.type !== 'CONCEALED') return `the PASSWORD field of a PASSWORD item must be type CONCEALED, not ${pw.type} (real Connect refuses it)`;
+  return undefined;
+}
+
 /** Real Connect takes at most one USERNAME and one PASSWORD purpose field per item. */
 export function purposeProblems(fields: readonly Pick<DesiredField, 'key' | 'purpose'>[]): { key: string; message: string }[] {
   const out: { key: string; message: string }[] = [];

@@ -8,7 +8,7 @@ import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory 
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
 import type { DesiredField, DesiredItem, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
-import { fieldProblem, purposeProblems } from './connectRules.js';
+import { categoryProblem, fieldProblem, purposeProblems } from './connectRules.js';
 import { parseRef, checkFileSource } from './values.js';
 import { FileReadError, LIMITS, readRegularFile } from '../files.js';
 import { inline } from '../ui/sanitize.js';
@@ -292,6 +292,8 @@ function buildDocument(
       });
     }
     for (const p of purposeProblems(fields)) error(pos([...at, 'fields', p.key, 'purpose'], false), p.message);
+    const categoryRefused = categoryProblem(String(item.category ?? defaults.category ?? 'LOGIN'), fields);
+    if (categoryRefused) error(pos([...at, ...(item.category !== undefined ? ['category'] : [])], false), categoryRefused);
     if (!itemValid) continue;
     manifest.items.push({
       address: `${vault}/${key}`,

@@ -10,14 +10,30 @@ export function liveFieldSensitive(f: Field): boolean {
   return isSecretField(f.type, f.purpose);
 }
 
-/** Desired section key -> live section id, matched by id first, then by label. */
+/**
+ * Desired section key -> live section id: matched by id first (all of them), then by label among the live
+ * sections still free, else a new id. No two keys get one id: real Connect refuses a repeated section id.
+ */
 export function matchSections(desired: DesiredItem, live: FullItem | undefined): Map<string, string> {
-  const out = new Map<string, string>();
   const liveSections = live?.sections ?? [];
+  const taken = new Set<string>();
+  const byId = new Map<string, string>();
   for (const s of desired.sections) {
-    const byId = liveSections.find((l) => l.id === s.key);
-    const byLabel = byId ?? liveSections.find((l) => l.label === s.label && ![...out.values()].includes(l.id));
-    out.set(s.key, byLabel?.id ?? s.key);
+    if (liveSections.some((l) => l.id === s.key)) {
+      byId.set(s.key, s.key);
+      taken.add(s.key);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const s of desired.sections) {
+    let id = byId.get(s.key) ?? liveSections.find((l) => l.label === s.label && !taken.has(l.id))?.id;
+    if (id === undefined) {
+      // A new section: its key, unless a live section (matched to another key) already has that id.
+      id = s.key;
+      for (let n = 2; taken.has(id) || liveSections.some((l) => l.id === id); n++) id = `${s.key}-${n}`;
+    }
+    taken.add(id);
+    out.set(s.key, id);
   }
   return out;
 }

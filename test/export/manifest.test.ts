@@ -81,7 +81,7 @@ describe('buildExport', () => {
         field('host', 'db.example.com', { section: { id: 'conn' } }),
         field('port', '5432', { section: { id: 'conn' } }),
         field('api key', 'k-123', { type: 'CONCEALED', section: { id: 'add more' } }),
-        field('pin', 'p-1', { type: 'STRING', purpose: 'PASSWORD' }),
+        field('pin', 'p-1', { type: 'CONCEALED' }),
       ],
     });
     const r = buildExport({ vault: VAULT, items: [live] });
@@ -100,7 +100,7 @@ describe('buildExport', () => {
         host: { section: 'conn', value: 'db.example.com' },
         port: { section: 'conn', value: '5432' },
         'api key': { section: 'more', type: 'CONCEALED', value: { env: 'OPSYNC_PRODUCTION_PRIMARY_DB_API_KEY' } },
-        pin: { purpose: 'PASSWORD', type: 'STRING', value: { env: 'OPSYNC_PRODUCTION_PRIMARY_DB_PIN' } },
+        pin: { type: 'CONCEALED', value: { env: 'OPSYNC_PRODUCTION_PRIMARY_DB_PIN' } },
       },
     });
     expect(r.variables).toEqual([
@@ -120,7 +120,7 @@ describe('buildExport', () => {
     expect(roundTrip(r).changes).toEqual({});
   });
 
-  it('treats CONCEALED, TOTP, OTP and purpose PASSWORD as secret; an empty secret is left unmanaged', () => {
+  it('treats CONCEALED, TOTP, OTP and purpose PASSWORD as secret, writes TOTP as OTP; an empty secret is left unmanaged', () => {
     const live = item('Otp', {
       fields: [
         field('totp', 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP', { type: 'TOTP' }),
@@ -135,7 +135,7 @@ describe('buildExport', () => {
     const r = buildExport({ vault: VAULT, items: [live] });
     const doc = parse(r.text) as { items: Record<string, { fields: Record<string, unknown> }> };
     expect(doc.items.otp.fields).toEqual({
-      totp: { type: 'TOTP', value: { env: 'OPSYNC_PRODUCTION_OTP_TOTP' } },
+      totp: { type: 'OTP', value: { env: 'OPSYNC_PRODUCTION_OTP_TOTP' } },
       otp: { type: 'OTP', value: { env: 'OPSYNC_PRODUCTION_OTP_OTP' } },
       empty: { type: 'CONCEALED' },
       absent: { type: 'CONCEALED' },
@@ -145,7 +145,8 @@ describe('buildExport', () => {
     });
     expect(r.variables.map((v) => v.name)).toEqual(['OPSYNC_PRODUCTION_OTP_TOTP', 'OPSYNC_PRODUCTION_OTP_OTP']);
     expect(r.text).not.toContain('otpauth');
-    expect(roundTrip(r).changes).toEqual({});
+    // The only change the next plan makes: TOTP becomes OTP (so that SDKs find the code).
+    expect(roundTrip(r).changes).toEqual({ 'Production/otp': ['field totp type'] });
   });
 
   it('round-trips multi-line notes and awkward text exactly', () => {
@@ -313,7 +314,10 @@ describe('buildExport', () => {
   });
 
   it('exports every category the schema knows', () => {
-    const items = ITEM_CATEGORIES.map((c) => item(`cat ${c}`, { category: c, fields: [field('x', c)] }));
+    // A PASSWORD item holds its password, as real Connect requires.
+    const items = ITEM_CATEGORIES.map((c) =>
+      item(`cat ${c}`, { category: c, fields: c === 'PASSWORD' ? [field('password', 'pw-1', { type: 'CONCEALED', purpose: 'PASSWORD' })] : [field('x', c)] }),
+    );
     const r = buildExport({ vault: VAULT, items });
     expect(r.items).toHaveLength(ITEM_CATEGORIES.length);
     expect(r.warnings).toEqual([]);

@@ -85,6 +85,30 @@ items:
     ]);
   });
 
+  it('refuses a PASSWORD item without its concealed PASSWORD field, as real Connect does', () => {
+    const { lines } = load({
+      'm.yaml': `vault: P
+items:
+  none:
+    category: PASSWORD
+    fields:
+      user: u
+  plain:
+    category: PASSWORD
+    fields:
+      pw: { purpose: PASSWORD, type: STRING, generate: true }
+  good:
+    category: PASSWORD
+    fields:
+      pw: { purpose: PASSWORD, generate: true }
+`,
+    });
+    expect(lines).toEqual([
+      'm.yaml:4:15: error: a PASSWORD item needs a field with purpose: PASSWORD (real Connect refuses one without it)',
+      'm.yaml:8:15: error: the PASSWORD field of a PASSWORD item must be type CONCEALED, not STRING (real Connect refuses it)',
+    ]);
+  });
+
   it('reads folders and multi-documents, with positions after ---', () => {
     const { manifest, lines } = load({
       'a/one.yaml': 'vault: A\nitems:\n  x: { fields: { u: v } }\n---\nvault: B\nitems:\n  y:\n    category: NOPE\n',
@@ -185,9 +209,9 @@ describe('hostile manifests', () => {
   });
 
   it('still takes a few aliases', () => {
-    const { diagnostics, manifest } = load({ 'm.yaml': 'vault: P\nitems:\n  a: &base { category: PASSWORD }\n  b: *base\n' });
+    const { diagnostics, manifest } = load({ 'm.yaml': 'vault: P\nitems:\n  a: &base { category: SECURE_NOTE }\n  b: *base\n' });
     expect(diagnostics).toEqual([]);
-    expect(manifest.items.map((i) => i.category)).toEqual(['PASSWORD', 'PASSWORD']);
+    expect(manifest.items.map((i) => i.category)).toEqual(['SECURE_NOTE', 'SECURE_NOTE']);
   });
 
   it('reports nesting too deep for the YAML library as one diagnostic', () => {

@@ -151,6 +151,15 @@ describe('diffItem', () => {
     expect(diff.put.fields!.filter((f) => f.purpose === 'PASSWORD')).toHaveLength(1);
   });
 
+  it('never gives two sections one id (real Connect refuses it): ids match first, then labels of free sections', () => {
+    const d = desired({ sections: [{ key: 'a', label: 'A' }, { key: 'b', label: 'B' }], fields: [field('x', { section: 'a' }), field('y', { section: 'b' })] });
+    const live = { ...liveOf(desired({ sections: [], fields: [] })), sections: [{ id: 'b', label: 'A' }] };
+    const diff = diffItem(d, values, live, { rotate: new Set() });
+    const ids = diff.put.sections!.map((s) => s.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(diff.put.sections).toEqual(expect.arrayContaining([{ id: 'b', label: 'B' }, { id: 'a', label: 'A' }]));
+  });
+
   it('describes a create without secret values', () => {
     const changes = createChanges(desired());
     expect(changes).toContainEqual({ path: 'field password', kind: 'add', sensitive: true, note: 'sensitive value' });
