@@ -1,5 +1,7 @@
 // `opsync server` and `opsync server token create`: flag parsing and process lifetime only.
+import { rmSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readRegularFile, writeFileAtomic } from '../files.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
 import type { GrantSpec } from './tokens.js';
 import { DEFAULT_WRITE_HOLD_MS, parseDuration, REALISTIC } from './realism.js';
@@ -42,6 +44,14 @@ function fail(message: string): never {
   throw new CommanderError(1, 'opsync.server', message);
 }
 
+function readPid(path: string): number | undefined {
+  try {
+    return Number(readRegularFile(path, { maxBytes: 64 }).trim());
+  } catch {
+    return undefined;
+  }
+}
+
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((res) => {
     const on = (sig: NodeJS.Signals) => {
@@ -72,7 +82,8 @@ export function registerServerCommand(program: Command): void {
     .option('--conflicts', `overlapping writes to one vault get 409 (a DELETE 500 "Something went wrong"), as real Connect's; each write holds its vault ${DEFAULT_WRITE_HOLD_MS}ms`)
     .option('--realistic', `all of real Connect's timing: --consistency-delay ${REALISTIC.consistencyDelayMs / 1000}s --conflicts (flags given override)`)
     .option('--quiet', 'no request log lines')
-    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean; consistencyDelay?: number; conflicts?: boolean; realistic?: boolean }) => {
+    .option('--pid-file <file>', 'write the server\'s process id to this file once it listens (removed when it stops)')
+    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean; consistencyDelay?: number; conflicts?: boolean; realistic?: boolean; pidFile?: string }) => {
       // The server's modules (SQLite, metrics) load only for the commands that use them.
       const { startServer } = await import('./index.js');
       let handle;
@@ -103,9 +114,19 @@ export function registerServerCommand(program: Command): void {
       } else {
         process.stderr.write(`opsync server: data in ${resolve(o.data)}; full-access token in ${join(resolve(o.data), TOKEN_FILE)}\n`);
       }
+      if (o.pidFile) {
+        try {
+          writeFileAtomic(o.pidFile, `${process.pid}\n`, 0o644);
+        } catch (err) {
+          await handle.close();
+          fail(`cannot write --pid-file ${o.pidFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      }
       const sig = await waitForSignal();
       process.stderr.write(`opsync server: ${sig} received, finishing requests and closing the store\n`);
       await handle.close();
+      // Removed only while it still names this process (another server may have taken the file over since).
+      if (o.pidFile && readPid(o.pidFile) === process.pid) rmSync(o.pidFile, { force: true });
     });
 
   server

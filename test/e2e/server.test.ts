@@ -175,6 +175,17 @@ describe('opsync server (process)', () => {
     expect(() => statSync(join(dir, '.opsync'))).toThrow();
   });
 
+  it('--pid-file names the server process while it runs, and is removed when it stops', async () => {
+    const dir = tempProject();
+    const pidFile = join(dir, 'server.pid');
+    const srv = await startServerProcess(dir, ['--memory', '--pid-file', pidFile]);
+    await until(() => existsSync(pidFile), 'the pid file');
+    expect(Number(readFileSync(pidFile, 'utf8').trim())).toBe(srv.child.pid);
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+    expect((await srv.exited).code).toBe(0);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
   it('token create prints only a token, scoped to the vaults it names', async () => {
     const dir = tempProject();
     const data = join(dir, 'data');
