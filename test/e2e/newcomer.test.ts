@@ -127,9 +127,11 @@ describe('a newcomer, following the READMEs', () => {
     const [, , devBlock, startBlock, completionBlock] = shBlocks(main, '## Install');
     expect(devBlock).toContain('npm install --save-dev ./vendor/opsync-');
     expect(startBlock).toContain('npx opsync init');
+    // The set-up line's opsync commands (the clone's own `npm ci && npm run build` is done already).
     const quickstart = shBlocks(main, '## Set up')[0]
-      .split('\n')
-      .filter((l) => l.startsWith('npx opsync'));
+      .split(/\n| && /)
+      .map((c) => c.trim())
+      .filter((c) => c.startsWith('npx opsync'));
     expect(quickstart).toHaveLength(2);
 
     // 1. Install as a dev dependency of ~/infra, as the README says; quiet, and no TypeScript comes along.
@@ -146,7 +148,7 @@ describe('a newcomer, following the READMEs', () => {
 
     // 2. The quickstart, from the folder the examples were copied to.
     cpSync(join(first.home, 'opsync', 'examples'), join(infra, 'examples'), { recursive: true });
-    const qs = await bash(quickstart.join('\n'), infra, first.env);
+    const qs = await bash(quickstart.join(' && '), infra, first.env);
     expect(qs.code, qs.stderr + qs.stdout).toBe(0);
     expect(qs.stdout).toMatch(/3 created/);
 
