@@ -29,6 +29,7 @@ const MIGRATIONS: {
   migrate: (doc: Record<string, unknown>) => Record<string, unknown>;
 }[] = [
   // v0 (pre-release) kept resources under `items`, had no pending creates and no version property.
+  // Every migration keeps the properties it does not rename (`...rest`), so an optional one such as `vaults` survives.
   {
     from: 0,
     is: (doc) => isObject(doc.items) && !('resources' in doc) && !('pending' in doc),
@@ -63,7 +64,7 @@ export function migrate(doc: Record<string, unknown>, path: string): Record<stri
   return doc;
 }
 
-const TOP_KEYS = new Set(['version', 'lineage', 'serial', 'connect', 'resources', 'pending']);
+const TOP_KEYS = new Set(['version', 'lineage', 'serial', 'connect', 'resources', 'pending', 'vaults']);
 const RESOURCE_KEYS: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
   address: 'string',
   vaultId: 'string',
@@ -112,6 +113,18 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
       }
     }
   }
+  if (doc.vaults !== undefined) {
+    if (!isObject(doc.vaults)) throw bad('vaults', 'must be an object');
+    for (const [id, entry] of Object.entries(doc.vaults)) {
+      const where = `vaults["${id}"]`;
+      if (!isObject(entry)) throw bad(where, 'must be an object');
+      for (const k of Object.keys(entry)) if (k !== 'name' && k !== 'contentVersion') throw bad(`${where}.${k}`, 'unknown property');
+      if (typeof entry.name !== 'string') throw bad(`${where}.name`, 'must be a string');
+      if (!Number.isSafeInteger(entry.contentVersion) || (entry.contentVersion as number) < 0) {
+        throw bad(`${where}.contentVersion`, 'must be a whole number');
+      }
+    }
+  }
   return doc as unknown as StateFile;
 }
 
@@ -144,6 +157,7 @@ function serialise(state: StateFile): string {
     ...(state.connect ? { connect: state.connect } : {}),
     resources: sortKeys(state.resources),
     pending: sortKeys(state.pending),
+    ...(state.vaults ? { vaults: sortKeys(state.vaults) } : {}),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

@@ -40,4 +40,16 @@ export interface StateFile {
   connect?: string;
   resources: Record<string, StateResource>;
   pending: Record<string, PendingCreate>;
+  /**
+   * By vault id: the vault's name and its contentVersion (Connect bumps it on every change to the vault's
+   * items) when opsync last refreshed or applied it, so a later run can tell an unchanged vault without
+   * listing its items. Optional: absent in states written before it existed; never holds a value.
+   */
+  vaults?: Record<string, StateVault>;
+}
+
+/** What the state remembers of a vault: see `StateFile.vaults`. */
+export interface StateVault {
+  name: string;
+  contentVersion: number;
 }
