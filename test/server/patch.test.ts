@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FullItem, JsonPatchOp } from '../../src/connect/types.js';
 import { applyItemPatch, PatchError } from '../../src/server/patch.js';
@@ -145,6 +146,105 @@ describe('applyItemPatch: fields', () => {
     const out = applyItemPatch(item(), [{ op: 'replace', path: '/fields', value: [{ label: 'only', value: 'x' }] }]);
     expect(out.fields).toHaveLength(1);
     expect(out.fields![0].id).toMatch(/^[a-z0-9]{26}$/);
+  });
+});
+
+describe('applyItemPatch: ids found after operations that move, rename or repeat them', () => {
+  const ids = (out: FullItem) => out.fields!.map((f) => f.id);
+
+  it('finds a field by id after earlier operations inserted, removed or replaced others', () => {
+    const out = applyItemPatch(item(), [
+      { op: 'add', path: '/fields/0', value: { id: 'first', value: '1' } },
+      { op: 'replace', path: '/fields/hostfield/value', value: 'a' },
+      { op: 'remove', path: '/fields/username' },
+      { op: 'replace', path: '/fields/hostfield/label', value: 'b' },
+      { op: 'replace', path: '/fields/first', value: { id: 'second', value: '2' } },
+      { op: 'replace', path: '/fields/second/value', value: '3' },
+      { op: 'remove', path: '/fields/0' },
+      { op: 'add', path: '/fields/hostfield/label', value: 'c' },
+    ]);
+    expect(ids(out)).toEqual(['password', 'hostfield']);
+    expect(out.fields![1]).toMatchObject({ label: 'c', value: 'a' });
+  });
+
+  it('follows a field renamed through its id, and gives a removed id a new one that later operations can use', () => {
+    const out = applyItemPatch(item(), [
+      { op: 'replace', path: '/fields/hostfield/id', value: 'host' },
+      { op: 'replace', path: '/fields/host/value', value: 'renamed' },
+      { op: 'remove', path: '/fields/username/id' },
+    ]);
+    expect(patchError([{ op: 'replace', path: '/fields/hostfield/id', value: 'host' }, { op: 'replace', path: '/fields/hostfield/value', value: 'x' }]).message).toMatch(/no field with id "hostfield"/);
+    expect(out.fields![2]).toMatchObject({ id: 'host', value: 'renamed' });
+    const fresh = out.fields![0].id;
+    expect(fresh).toMatch(/^[a-z0-9]{26}$/);
+  });
+
+  it('answers the first of two fields holding one id, and the other once the first is renamed', () => {
+    const out = applyItemPatch(item(), [
+      { op: 'add', path: '/fields/-', value: { id: 'dup', value: 'one' } },
+      { op: 'add', path: '/fields/-', value: { id: 'x', value: 'two' } },
+      { op: 'replace', path: '/fields/x/id', value: 'dup' },
+      { op: 'add', path: '/fields/dup/label', value: 'first' },
+      { op: 'replace', path: '/fields/3/id', value: 'one' },
+      { op: 'add', path: '/fields/dup/label', value: 'second' },
+    ]);
+    expect(out.fields!.slice(3)).toEqual([
+      { id: 'one', value: 'one', label: 'first' },
+      { id: 'dup', value: 'two', label: 'second' },
+    ]);
+  });
+
+  it('finds fields of a list that replaced the whole list', () => {
+    const out = applyItemPatch(item(), [
+      { op: 'replace', path: '/fields/password/value', value: 'old' },
+      { op: 'replace', path: '/fields', value: [{ id: 'password', value: 'new' }, { id: 'other' }] },
+      { op: 'add', path: '/fields/other/value', value: 'o' },
+      { op: 'remove', path: '/fields/password' },
+    ]);
+    expect(out.fields).toEqual([{ id: 'other', value: 'o' }]);
+  });
+
+  // Oracle: applying a patch at once gives what applying its operations one patch at a time gives (each of
+  // those starts from a fresh look at the item), whenever the latter passes the checks between operations.
+  it('a patch at once equals its operations one at a time (random patches over a few ids)', () => {
+    const id = fc.constantFrom('username', 'password', 'hostfield', 'a', 'b');
+    const at = fc.oneof(id, fc.constantFrom('0', '1', '2', '3', '-'));
+    const field = fc.record({ id, value: fc.constantFrom('v', 'w') }, { requiredKeys: [] });
+    const op = fc.oneof(
+      fc.record({ op: fc.constant('add'), path: at.map((k) => `/fields/${k}`), value: field }),
+      fc.record({ op: fc.constant('replace'), path: at.map((k) => `/fields/${k}`), value: field }),
+      fc.record({ op: fc.constant('remove'), path: at.map((k) => `/fields/${k}`) }),
+      fc.record({ op: fc.constantFrom('add', 'replace'), path: at.map((k) => `/fields/${k}/id`), value: id }),
+      fc.record({ op: fc.constantFrom('add', 'replace'), path: at.map((k) => `/fields/${k}/value`), value: fc.constantFrom('x', 'y') }),
+      fc.record({ op: fc.constant('replace'), path: fc.constant('/fields'), value: fc.array(fc.record({ id, value: fc.constant('z') }), { maxLength: 3 }) }),
+    );
+    const run = (ops: unknown[], base: FullItem): FullItem | Error => {
+      try {
+        // A copy: an applied value becomes part of the item (and later operations change it there).
+        return applyItemPatch(base, structuredClone(ops) as JsonPatchOp[]);
+      } catch (e) {
+        return e as Error;
+      }
+    };
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
+        // A field added without an id gets a random one: compare only patches that name every field's id.
+        fc.pre(ops.every((o) => !('value' in o) || typeof o.value !== 'object' || Array.isArray(o.value) || 'id' in o.value));
+        const whole = run(ops, item());
+        let step: FullItem | Error = item();
+        for (const o of ops) {
+          if (step instanceof Error) break;
+          step = run([o], step);
+        }
+        if (step instanceof Error) {
+          // Only the between-operations check (a repeated id, say) may refuse a step of a patch that passes.
+          if (!(whole instanceof Error)) expect(step.message).toMatch(/the patched item would be invalid/);
+          return;
+        }
+        expect(whole).toEqual(step);
+      }),
+      { seed: 9008, numRuns: 3000 },
+    );
   });
 });
 
