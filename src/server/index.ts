@@ -16,6 +16,7 @@ import { Router } from './router.js';
 import { applySeed } from './seed.js';
 import { Store, type TokenRecord } from './store.js';
 import { issueToken, verifyToken, type GrantSpec } from './tokens.js';
+import { loadValidators } from './validate.js';
 
 export interface ServerOptions {
   host?: string;
@@ -125,6 +126,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     throw err;
   }
 
+  loadValidators();
   const metrics = createMetrics(store);
   const api = apiRoutes();
   // Real Connect's timing (rows 22-23): off unless asked for; --realistic turns it all on.

@@ -12,6 +12,14 @@ export const addFormats = ((addFormatsModule as unknown as { default?: unknown }
 
 let validators: Record<string, ValidateFunction> | undefined;
 
+/**
+ * Compiles the request-body validators (once per process). startServer calls it before listening: compiled
+ * lazily, the first write after start-up held the event loop for the ~250 ms ajv takes to compile the schema.
+ */
+export function loadValidators(): void {
+  load();
+}
+
 function load(): Record<string, ValidateFunction> {
   if (validators) return validators;
   const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as { $id: string };
