@@ -6,7 +6,7 @@ import { generateValue, RecipeError } from './generate.js';
 import { HttpError } from './http.js';
 import { newId } from './ids.js';
 import type { FileRecord, StoredItem } from './store.js';
-import { otpParameterProblem, totpCode } from './totp.js';
+import { MAX_OTP_FIELDS, otpParameterProblem, totpCode } from './totp.js';
 
 export interface BuildContext {
   vaultId: string;
@@ -40,6 +40,14 @@ export function buildItem(body: ItemBody, ctx: BuildContext): StoredItem {
     sections.push({ id, ...(s.label !== undefined ? { label: s.label } : {}) });
   });
 
+  // Counted before any URI is parsed, so that the work an item costs is bounded before it is done.
+  let otps = 0;
+  (body.fields ?? []).forEach((f, i) => {
+    if (isOtpType(f.type) && ++otps === MAX_OTP_FIELDS + 1) {
+      throw new HttpError(400, `Invalid item: /fields/${i}: an item may hold at most ${MAX_OTP_FIELDS} OTP fields`);
+    }
+  });
+
   const oldFields = new Map((ctx.existing?.fields ?? []).map((f) => [f.id, f]));
   const fields: Field[] = [];
   const fieldIds = new Set<string>();
@@ -64,7 +72,7 @@ export function buildItem(body: ItemBody, ctx: BuildContext): StoredItem {
       const old = oldFields.get(id);
       if (old && old.value === value && old.entropy !== undefined) entropy = old.entropy;
     }
-    if (OTP_FIELD_TYPES.has((f.type ?? '').toUpperCase()) && typeof value === 'string') {
+    if (isOtpType(f.type) && typeof value === 'string') {
       const problem = otpParameterProblem(value);
       if (problem) throw new HttpError(400, `Invalid item: /fields/${i}/value: ${problem}`);
     }
@@ -140,11 +148,30 @@ export function fileView(f: FileRecord, content?: Buffer): ConnectFile {
 /** One-time-password field types: real Connect and its SDKs say "OTP" (connect-sdk-js getItemOTP looks for it), the spec "TOTP". */
 const OTP_FIELD_TYPES = new Set<string>(['OTP', 'TOTP']);
 
-/** A stored item as GET/POST/PUT/PATCH answer it: with its files and current TOTP codes. */
+function isOtpType(type: unknown): boolean {
+  return typeof type === 'string' && OTP_FIELD_TYPES.has(type.toUpperCase());
+}
+
+/** True when fullItemView(item, files) is `item` as stored: no files to list, no OTP codes to compute. */
+export function answeredAsStored(item: StoredItem, files: FileRecord[]): boolean {
+  return files.length === 0 && !(item.fields ?? []).some((f) => OTP_FIELD_TYPES.has(f.type ?? '') && f.value);
+}
+
+/**
+ * A stored item as GET/POST/PUT/PATCH answer it: with its files and current TOTP codes. A code is computed
+ * once per distinct value, for at most MAX_OTP_FIELDS values (an item an older server stored with more OTP
+ * fields costs no more to read: its later ones are answered without `totp`).
+ */
 export function fullItemView(item: StoredItem, files: FileRecord[], at: Date = new Date()): FullItem {
+  const codes = new Map<string, string | undefined>();
   const fields = item.fields?.map((f) => {
     if (!OTP_FIELD_TYPES.has(f.type ?? '') || !f.value) return f;
-    const code = totpCode(f.value, at);
+    let code = codes.get(f.value);
+    if (code === undefined && !codes.has(f.value)) {
+      if (codes.size === MAX_OTP_FIELDS) return f;
+      code = totpCode(f.value, at);
+      codes.set(f.value, code);
+    }
     return code === undefined ? f : { ...f, totp: code };
   });
   return {

@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { MAX_OTP_FIELDS } from '../../src/server/totp.js';
 import { client } from './helpers.js';
 
 let srv: TestServer;
@@ -167,6 +168,23 @@ describe('item 8: bounded work per request', () => {
     );
     // A STRING field may hold any text: only OTP fields are read for codes.
     expect((await call('POST', `/v1/vaults/${vault}/items`, { title: 's', category: 'LOGIN', fields: [{ value: otp('digits=99') }] })).status).toBe(200);
+  });
+});
+
+describe('item 8: at most MAX_OTP_FIELDS OTP fields per item', () => {
+  it(`an item of ${MAX_OTP_FIELDS} OTP fields is answered with every code; one more is 400 on create, replace and patch`, async () => {
+    const otps = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `o${i}`, type: 'OTP', value: SECRET }));
+    const items = `/v1/vaults/${vault}/items`;
+    const ok = await call('POST', items, { title: 'otps', category: 'LOGIN', fields: [{ id: 'p', value: 'v' }, ...otps(MAX_OTP_FIELDS)] });
+    expect(ok.status).toBe(200);
+    expect(ok.body.fields.filter((f: { totp?: string }) => /^\d{6}$/.test(f.totp ?? ''))).toHaveLength(MAX_OTP_FIELDS);
+    const tooMany = new RegExp(`^Invalid item: /fields/${MAX_OTP_FIELDS + 1}: an item may hold at most ${MAX_OTP_FIELDS} OTP fields$`);
+    expectError(await call('POST', items, { title: 'otps', category: 'LOGIN', fields: [{ id: 'p', value: 'v' }, ...otps(MAX_OTP_FIELDS + 1)] }), 400, tooMany);
+    expectError(await call('PUT', `${items}/${ok.body.id}`, { title: 'otps', category: 'LOGIN', fields: [{ id: 'p', value: 'v' }, ...otps(MAX_OTP_FIELDS + 1)] }), 400, tooMany);
+    const patched = await call('PATCH', `${items}/${ok.body.id}`, [{ op: 'add', path: '/fields/-', value: { id: 'extra', type: 'OTP', value: SECRET } }]);
+    expectError(patched, 400, /^Invalid item: \/fields\/\d+: an item may hold at most \d+ OTP fields$/);
+    // OTP fields without a value count too: the type is what makes a field's value read for a code.
+    expectError(await call('POST', items, { title: 'otps', category: 'LOGIN', fields: otps(MAX_OTP_FIELDS + 1).map(({ value: _v, ...f }) => f) }), 400, /at most \d+ OTP fields/);
   });
 });
 

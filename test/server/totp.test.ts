@@ -1,6 +1,7 @@
 import { Secret } from 'otpauth';
 import { describe, expect, it } from 'vitest';
-import { totpCode } from '../../src/server/totp.js';
+import { fullItemView } from '../../src/server/items.js';
+import { MAX_OTP_FIELDS, totpCode } from '../../src/server/totp.js';
 
 // RFC 6238 Appendix B: the seeds are ASCII strings of 20, 32 and 64 bytes; codes have 8 digits, period 30 s.
 const SEEDS = {
@@ -98,5 +99,22 @@ describe('totpCode: anything else is undefined', () => {
 
   it('an invalid date', () => {
     expect(totpCode('JBSWY3DPEHPK3PXP', new Date(Number.NaN))).toBeUndefined();
+  });
+});
+
+describe('fullItemView: codes for at most MAX_OTP_FIELDS OTP values per read', () => {
+  it('an item stored with more OTP fields (by an older server) gets codes for the first ones only; repeated values share one', () => {
+    const secrets = Array.from({ length: MAX_OTP_FIELDS + 5 }, (_, i) => base32(`seed-${String(i).padStart(3, '0')}-0123456789`));
+    const fields = [
+      ...secrets.map((s, i) => ({ id: `o${i}`, type: 'OTP' as const, value: s })),
+      { id: 'again', type: 'OTP' as const, value: secrets[0] },
+    ];
+    const item = { id: 'i'.repeat(26), title: 't', vault: { id: 'v'.repeat(26) }, category: 'LOGIN' as const, version: 1, createdAt: '', updatedAt: '', fields };
+    const at = new Date(59_000);
+    const view = fullItemView(item, [], at);
+    const codes = view.fields!.map((f) => (f as { totp?: string }).totp);
+    expect(codes.slice(0, MAX_OTP_FIELDS)).toEqual(secrets.slice(0, MAX_OTP_FIELDS).map((s) => totpCode(s, at)));
+    expect(codes.slice(MAX_OTP_FIELDS, -1)).toEqual(Array(5).fill(undefined));
+    expect(codes.at(-1)).toBe(codes[0]);
   });
 });
