@@ -5,14 +5,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FullItem, JsonPatchOp, Vault } from '../connect/types.js';
 import { activityContentRange, CONNECT_MESSAGES, contentDisposition, DEFAULT_MAX_INLINE_FILE_BYTES } from './compat.js';
 import { compileFilter, FilterError } from './filter.js';
-import { HttpError, parseJsonBody, readBody, sendBytes, sendJson } from './http.js';
+import { HttpError, parseJsonBody, readBody, sendBytes, sendJson, sendJsonText } from './http.js';
 import { isId } from './ids.js';
-import { buildItem, fileView, fullItemView, itemSummary } from './items.js';
+import { answeredAsStored, buildItem, fileView, fullItemView, itemSummary } from './items.js';
 import { finishItemBody, normalizeItemInput } from './normalize.js';
 import { applyItemPatch, PatchError } from './patch.js';
 import { applyPatchWithSpecForms, isEmptyPatch, normalizePatchOps } from './patchforms.js';
 import { Router, type Params } from './router.js';
-import { ItemGoneError, type Store, type StoredItem, type TokenRecord } from './store.js';
+import { ItemGoneError, storedItemJson, type Store, type StoredItem, type TokenRecord } from './store.js';
 
 type ItemListEntry = Omit<StoredItem, 'fields' | 'sections'>;
 import { tokenAllows, tokenSeesVault, type Access } from './tokens.js';
@@ -138,7 +138,10 @@ function now(): string {
 function respondItem(ctx: ApiContext, item: StoredItem, answeredVersion: number = item.version): void {
   ctx.resource.itemVersion = item.version;
   ctx.resource.item = { id: item.id };
-  sendJson(ctx.res, 200, { ...fullItemView(item, ctx.store.listFiles(item.vault.id, item.id)), version: answeredVersion });
+  const files = ctx.store.listFiles(item.vault.id, item.id);
+  const asStored = answeredVersion === item.version && answeredAsStored(item, files) ? storedItemJson(item) : undefined;
+  if (asStored !== undefined) return sendJsonText(ctx.res, 200, asStored);
+  sendJson(ctx.res, 200, { ...fullItemView(item, files), version: answeredVersion });
 }
 
 // ---- handlers

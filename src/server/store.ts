@@ -106,6 +106,24 @@ function toVault(r: VaultRow): Vault {
   };
 }
 
+/**
+ * The JSON text each item object was read from or written as: an answer that is the item as stored (no files,
+ * no OTP codes) is sent as that text instead of serialising the item again (a 1 MiB item cost ~3 ms more).
+ * Items are never modified once read or written (every change builds a new one), so the text stays right.
+ */
+const itemTexts = new WeakMap<StoredItem, string>();
+
+/** The JSON text `item` was read from or written to the store as, when it came from the store. */
+export function storedItemJson(item: StoredItem): string | undefined {
+  return itemTexts.get(item);
+}
+
+function itemJson(item: StoredItem): string {
+  const text = JSON.stringify(item);
+  itemTexts.set(item, text);
+  return text;
+}
+
 function summaryOf(item: StoredItem): string {
   const { fields: _fields, sections: _sections, ...rest } = item;
   return JSON.stringify(rest);
@@ -223,7 +241,10 @@ export class Store {
 
   getItem(vaultId: string, id: string): StoredItem | undefined {
     const r = this.db.prepare('SELECT data FROM items WHERE vault_id = ? AND id = ?').get(vaultId, id) as { data: string } | undefined;
-    return r && (JSON.parse(r.data) as StoredItem);
+    if (!r) return undefined;
+    const item = JSON.parse(r.data) as StoredItem;
+    itemTexts.set(item, r.data);
+    return item;
   }
 
   /** The next list position, taken inside the caller's write transaction so that no two writers share one. */
@@ -236,7 +257,7 @@ export class Store {
     this.writeTransaction(() => {
       this.db
         .prepare('INSERT INTO items (vault_id, id, version, data, summary, seq) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(item.vault.id, item.id, item.version, JSON.stringify(item), summaryOf(item), this.nextSeq('items'));
+        .run(item.vault.id, item.id, item.version, itemJson(item), summaryOf(item), this.nextSeq('items'));
       this.touchVault(item.vault.id, item.updatedAt);
     });
   }
@@ -257,7 +278,7 @@ export class Store {
       if (next.version <= current.version) throw new Error('updateItem: the version must increase');
       const n = this.db
         .prepare('UPDATE items SET version = ?, data = ?, summary = ? WHERE vault_id = ? AND id = ? AND version = ?')
-        .run(next.version, JSON.stringify(next), summaryOf(next), vaultId, id, current.version).changes;
+        .run(next.version, itemJson(next), summaryOf(next), vaultId, id, current.version).changes;
       if (n !== 1) throw new Error('updateItem: the item changed under the write lock');
       this.touchVault(vaultId, next.updatedAt);
       return next;
