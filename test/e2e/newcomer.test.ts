@@ -8,55 +8,13 @@
 // binary made from this checkout's build (~/.prebuild-installrc), so nothing is compiled; strict
 // allowScripts turns an install script npm was not told about into an error, as a coming npm will.
 
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { bash, localPrebuilds, shBlocks, userEnv } from '../support/install.js';
 import { REPO } from './cli.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function bash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // On failure, stop what the script left in the background (npm, which opsync then follows).
-    const child = spawn('bash', ['-c', `set -eo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n${script}`], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The ```sh blocks of a Markdown section (from its heading to the next heading of its level or above). */
-function shBlocks(markdown: string, heading: string): string[] {
-  const lines = markdown.split('\n');
-  const start = lines.findIndex((l) => l === heading);
-  if (start < 0) throw new Error(`no heading ${heading}`);
-  const level = heading.indexOf(' ');
-  const blocks: string[] = [];
-  let cur: string[] | undefined;
-  for (const line of lines.slice(start + 1)) {
-    if (!cur && /^#+ /.test(line) && line.indexOf(' ') <= level) break;
-    if (!cur && line === '```sh') cur = [];
-    else if (cur && line === '```') {
-      blocks.push(cur.join('\n'));
-      cur = undefined;
-    } else if (cur) cur.push(line);
-  }
-  return blocks;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -88,28 +46,8 @@ async function newcomerHome(tarball: string): Promise<{ home: string; env: NodeJ
   cpSync(tarball, join(home, 'opsync', `opsync-${VERSION}.tgz`));
   cpSync(join(REPO, 'examples'), join(home, 'opsync', 'examples'), { recursive: true });
   // A prebuilt better-sqlite3 from this checkout's build, where prebuild-install looks first.
-  const sqlite = join(REPO, 'node_modules/better-sqlite3');
-  const sqliteVersion = (JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string }).version;
-  const prebuilds = join(home, '.prebuilds');
-  mkdirSync(prebuilds);
-  const name = `better-sqlite3-v${sqliteVersion}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-  const tar = await bash(`tar czf ${JSON.stringify(join(prebuilds, name))} build/Release/better_sqlite3.node`, sqlite, process.env);
-  if (tar.code !== 0) throw new Error(tar.stderr);
-  writeFileSync(join(home, '.prebuild-installrc'), `local-prebuilds=${prebuilds}\n`);
-
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_|OP_CONNECT_|OPSYNC_|GITHUB_|WEBAPP_)/i.test(k) || k === 'INIT_CWD' || k === 'FORCE_COLOR') continue;
-    env[k] = v;
-  }
-  Object.assign(env, {
-    HOME: home,
-    NO_COLOR: '1',
-    npm_config_cache: REAL_CACHE,
-    npm_config_prefer_offline: 'true',
-    npm_config_strict_allow_scripts: 'true',
-    npm_config_update_notifier: 'false',
-  });
+  await localPrebuilds(home, '.prebuilds');
+  const env = userEnv({ HOME: home, npm_config_cache: REAL_CACHE }, /^WEBAPP_/i);
   return { home, env };
 }
 

@@ -5,86 +5,12 @@
 // this checkout's build, so nothing is compiled or fetched but registry metadata. Strict allowScripts
 // makes an install script npm was not told about an error, as a coming npm refuses it.
 
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { bash, localPrebuilds, shBlocks, userEnv } from '../support/install.js';
 import { REPO } from './cli.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function bash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `set -eo pipefail\n${script}`], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The environment of a user's shell: none of this test run's npm, Connect or opsync settings. */
-function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_|OP_CONNECT_|OPSYNC_|GITHUB_)/i.test(k) || k === 'INIT_CWD' || k === 'FORCE_COLOR') continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    NO_COLOR: '1',
-    npm_config_prefer_offline: 'true',
-    npm_config_strict_allow_scripts: 'true',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
-    npm_config_update_notifier: 'false',
-    ...extra,
-  };
-}
-
-/**
- * A prebuilt better-sqlite3 binary, as prebuild-install names it, from this checkout's node_modules, in
- * `dir`/prebuilds; and `dir`/.prebuild-installrc pointing prebuild-install at it for every install below
- * `dir` (rc reads that file in the install's folder and each one above it; an environment variable would
- * not do: npm runs the script through sh, which drops prebuild-install_* names).
- */
-export async function localPrebuilds(root: string): Promise<string> {
-  const dir = join(root, 'prebuilds');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(root, '.prebuild-installrc'), `local-prebuilds=${dir}\n`);
-  const pkg = join(REPO, 'node_modules/better-sqlite3');
-  const version = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string }).version;
-  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-  const r = await bash(`tar czf ${JSON.stringify(join(dir, name))} build/Release/better_sqlite3.node`, pkg, process.env);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return dir;
-}
-
-/** The ```sh blocks of a Markdown section (from its heading to the next heading of its level or above). */
-export function shBlocks(markdown: string, heading: string): string[] {
-  const lines = markdown.split('\n');
-  const start = lines.findIndex((l) => l === heading);
-  if (start < 0) throw new Error(`no heading ${heading}`);
-  const level = heading.indexOf(' ');
-  const blocks: string[] = [];
-  let cur: string[] | undefined;
-  for (const line of lines.slice(start + 1)) {
-    if (!cur && /^#+ /.test(line) && line.indexOf(' ') <= level) break;
-    if (!cur && line === '```sh') cur = [];
-    else if (cur && line === '```') {
-      blocks.push(cur.join('\n'));
-      cur = undefined;
-    } else if (cur) cur.push(line);
-  }
-  return blocks;
-}
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const TARBALL = `opsync-${VERSION}.tgz`;
