@@ -2,8 +2,7 @@
 // careless server, proxy or WAF might: by quoting the request (its body, or its Authorization header) back in the
 // error, in one of many encodings. Everything else is forwarded unchanged.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startHttpProxy } from './httpProxy.js';
 
 export const ECHO_STYLES = [
   'raw', // the body as it came, inside Connect's JSON message
@@ -66,55 +65,26 @@ export interface EchoProxy {
 }
 
 export async function startEchoProxy(upstream: string): Promise<EchoProxy> {
-  const target = new URL(upstream);
   let rule: Parameters<EchoProxy['set']>[0];
   let echoed = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const r = rule;
-      if (r && (r.method ? req.method === r.method : req.method !== 'GET') && (r.what === 'authorization' || body.length > 0)) {
-        echoed++;
-        const quoted = r.what === 'authorization' ? String(req.headers.authorization ?? '') : body.toString('utf8');
-        const text = `refused: ${echoText(r.style, quoted)}`;
-        const status = r.status ?? 400;
-        if (r.style === 'plain') {
-          const line = text.replace(/\n/g, ' ').slice(0, 200);
-          res.writeHead(status, { 'content-type': 'text/plain' });
-          res.end(line);
-        } else {
-          res.writeHead(status, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status, message: text }));
-        }
-        return;
-      }
-      const up = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      up.end(body);
-    });
+  const proxy = await startHttpProxy(upstream, (req, body) => {
+    const r = rule;
+    if (!r || !(r.method ? req.method === r.method : req.method !== 'GET') || (r.what !== 'authorization' && body.length === 0)) return undefined;
+    echoed++;
+    const quoted = r.what === 'authorization' ? String(req.headers.authorization ?? '') : body.toString('utf8');
+    const text = `refused: ${echoText(r.style, quoted)}`;
+    const status = r.status ?? 400;
+    if (r.style === 'plain') return { status, headers: { 'content-type': 'text/plain' }, body: text.replace(/\n/g, ' ').slice(0, 200) };
+    return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status, message: text }) };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     set: (r) => {
       rule = r;
     },
     get echoed() {
       return echoed;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: proxy.close,
   };
 }

@@ -2,8 +2,7 @@
 // accepts (docs/connect-fidelity.md): a test that goes through it fails on any request real Connect would refuse,
 // even where our own server would have let it pass.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startHttpProxy } from './httpProxy.js';
 
 export interface WireRequest {
   method: string;
@@ -67,41 +66,16 @@ export interface WireProxy {
 }
 
 export async function startWireProxy(upstream: string): Promise<WireProxy> {
-  const target = new URL(upstream);
   const requests: WireRequest[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body: unknown;
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-      } catch {
-        body = '(not JSON)';
-      }
-      requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', ...(body === undefined ? {} : { body }) });
-      const up = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      up.end(raw);
-    });
+  const proxy = await startHttpProxy(upstream, (req, raw) => {
+    let body: unknown;
+    try {
+      body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch {
+      body = '(not JSON)';
+    }
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', ...(body === undefined ? {} : { body }) });
+    return undefined;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    violations: () => requests.flatMap(violations),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: proxy.url, requests, violations: () => requests.flatMap(violations), close: proxy.close };
 }
