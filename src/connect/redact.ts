@@ -12,7 +12,7 @@ const MIN_RUN = 8;
 /** A value shorter than this cannot be told apart from ordinary words: the server's text is then withheld. */
 const MIN_SCRUBBABLE = 4;
 /** Above this many characters of values in one request, the server's text is withheld instead of searched. */
-const MAX_INDEXED = 256 * 1024;
+const MAX_INDEXED = 32 * 1024;
 /** Server text longer than this is cut (after scrubbing): a message, not a body dump. */
 const MAX_SHOWN = 300;
 

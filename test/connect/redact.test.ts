@@ -46,6 +46,12 @@ describe('Redactor', () => {
     }
   });
 
+  it('withholds the whole text when the values are too large to index (a big file)', () => {
+    const redactor = new Redactor(sensitiveStrings(bodyOf(['k'.repeat(40 * 1024)])));
+    expect(redactor.withhold).toBe(true);
+    expect(redactor.serverText('anything')).toBeUndefined();
+  });
+
   it('keeps what is not an echo, and cuts long text', () => {
     const redactor = new Redactor(['some-long-secret-value']);
     expect(redactor.serverText('details.sections[0].fields[0] has unsupported field type: totp')).toBe(
