@@ -19,6 +19,7 @@ import { ResolveError } from './plan/resolve.js';
 import { registerServerCommand } from './server/command.js';
 import { LockError } from './state/lock.js';
 import { StateError } from './state/file.js';
+import { parseProgressMode } from './ui/progress.js';
 import { inline } from './ui/sanitize.js';
 import { VERSION } from './version.js';
 
@@ -39,6 +40,7 @@ interface RawFlags extends CommonFlags {
   autoApprove?: boolean;
   force?: boolean;
   lockTimeout: string;
+  progress?: string;
 }
 
 /** Flags, then environment, then opsync.yaml (`--config` is the program's, so read with the globals). */
@@ -66,7 +68,12 @@ function withLock(cmd: Command): Command {
 }
 
 function withApply(cmd: Command): Command {
-  return withLock(cmd).option('--auto-approve', 'apply without asking (required when not on a terminal)');
+  return withLock(cmd)
+    .option('--auto-approve', 'apply without asking (required when not on a terminal)')
+    .option(
+      '--progress <mode>',
+      'text output while applying: auto (a line per operation up to 50, else a progress line every 5s), items, interval or none',
+    );
 }
 
 function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
@@ -90,6 +97,7 @@ function applyFlags(raw: RawFlags, settings: Settings): ApplyFlags {
     autoApprove: raw.autoApprove,
     force: raw.force,
     lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
+    progress: parseProgressMode(raw.progress),
   };
 }
 

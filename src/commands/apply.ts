@@ -8,7 +8,7 @@ import { checkSafety } from '../plan/safety.js';
 import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import { StateStore } from '../state/store.js';
-import { renderApplyEvent, renderApplyResult } from '../ui/progress.js';
+import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
 import { inline } from '../ui/sanitize.js';
 import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
@@ -20,6 +20,8 @@ export interface ApplyFlags extends PlanFlags {
   force?: boolean;
   parallelism: number;
   lockTimeoutMs: number;
+  /** How the text apply reports operations (--progress; default auto). */
+  progress?: ProgressMode;
 }
 
 type Execute = (onEvent: (e: ApplyEvent) => void, signal: AbortSignal) => Promise<ApplyResult>;
@@ -96,7 +98,19 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
   try {
     // After a JSON or Markdown plan, stdout stays exactly that document: progress goes to stderr.
     const progress = !flags.format || flags.format === 'text' ? io.out : io.err;
-    const result = await execute((e) => progress(`${renderApplyEvent(e)}\n`), controller.signal);
+    const reporter = createApplyReporter({
+      total: plan.changes.filter((c) => c.action !== 'noop').length,
+      mode: flags.progress,
+      write: (line) => progress(`${line}\n`),
+    });
+    const timer = setInterval(() => reporter.tick(), 1000).unref(); // a stalled apply still reports, per interval
+    let result: ApplyResult;
+    try {
+      result = await execute((e) => reporter.onEvent(e), controller.signal);
+    } finally {
+      clearInterval(timer);
+    }
+    reporter.finish();
     progress(`${renderApplyResult(result)}\n`);
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   } finally {

@@ -350,6 +350,31 @@ describe('ApplyView', () => {
     expect(lastFrame()).toContain('Apply stopped by an error: state lock lost');
   });
 
+  it('shows a progress bar with done/total, rate and ETA on its clock', async () => {
+    const plan: Plan = bigPlan(5000); // 4000 operations
+    const ops = plan.changes.filter((c) => c.action !== 'noop');
+    let t = 1_000_000;
+    let emit: (e: ApplyEvent) => void = () => {};
+    const execute = vi.fn((onEvent: (e: ApplyEvent) => void) => {
+      emit = onEvent;
+      return new Promise<ApplyResult>(() => {});
+    });
+    const { lastFrame } = render(<ApplyView plan={plan} execute={execute} color={false} height={30} autoApprove now={() => t} />);
+    await until(() => execute.mock.calls.length > 0, lastFrame);
+    await tick();
+    expect(lastFrame()).toContain('░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░   0% 0/4,000 · -/s · ETA ?');
+    for (const c of ops.slice(0, 1000)) {
+      t += 10; // 100 operations a second
+      emit({ type: 'start', address: c.address, action: c.action });
+      emit({ type: 'done', address: c.address, action: c.action });
+    }
+    await tick();
+    const f = lastFrame() ?? '';
+    expect(f).toContain('Applying: 1000/4000 done');
+    expect(f).toContain('███████░░░░░░░░░░░░░░░░░░░░░░░  25% 1,000/4,000 · 100/s · ETA 30s');
+    expect(f.split('\n').length).toBeLessThanOrEqual(30);
+  });
+
   it('keeps a 5000-operation apply to a window', async () => {
     const plan: Plan = bigPlan(5000);
     const execute = vi.fn(() => new Promise<ApplyResult>(() => {}));

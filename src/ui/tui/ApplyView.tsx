@@ -8,7 +8,8 @@ import { useEffect, useReducer, useRef, useState } from 'react';
 import type { ApplyEvent, ApplyResult, OperationStatus } from '../../apply/types.js';
 import { hasChanges, type ChangeAction, type Plan } from '../../plan/types.js';
 import { INK_COLOR, noColorRequested, type Style } from '../color.js';
-import { actionMarker, formatElapsed, resultHeadline, verbs } from '../progress.js';
+import { actionMarker, formatElapsed, renderProgressBar, resultHeadline, verbs } from '../progress.js';
+import { createRateMeter, type RateMeter } from '../rate.js';
 import { inline } from '../sanitize.js';
 import { BrowserFooter, PlanHeader } from './PlanView.js';
 import { BrowserList, useListHeight, usePlanBrowser } from './browser.js';
@@ -32,6 +33,8 @@ export interface ApplyViewProps {
   height?: number;
   /** Called once, when the view is done (aborted, finished or failed); the view then exits its Ink app. */
   onFinish?: (outcome: ApplyOutcome) => void;
+  /** The clock of elapsed time, rate and ETA (tests give their own). */
+  now?: () => number;
 }
 
 type Phase = 'review' | 'applying' | 'finished';
@@ -60,11 +63,11 @@ function ink(style: Style, color: boolean): { color?: string } {
 }
 
 /** Operation statuses, keyed by address, updated in place as events arrive (thousands of them). */
-function useOperations(plan: Plan) {
-  const ref = useRef<{ list: Op[]; byAddress: Map<string, Op> } | null>(null);
+function useOperations(plan: Plan, onFinished: (finished: number, total: number) => void) {
+  const ref = useRef<{ list: Op[]; byAddress: Map<string, Op>; finished: number } | null>(null);
   if (!ref.current) {
     const list = plan.changes.filter((c) => c.action !== 'noop').map((c): Op => ({ address: c.address, action: c.action, status: 'pending' }));
-    ref.current = { list, byAddress: new Map(list.map((o) => [o.address, o])) };
+    ref.current = { list, byAddress: new Map(list.map((o) => [o.address, o])), finished: 0 };
   }
   const [, bump] = useReducer((n: number) => n + 1, 0);
   const ops = ref.current;
@@ -87,6 +90,7 @@ function useOperations(plan: Plan) {
       op.status = 'skipped';
       op.detail = inline(e.reason);
     }
+    if (e.type !== 'start') onFinished((ops.finished += 1), ops.list.length);
     bump();
   };
   return { ops: ops.list, onEvent };
@@ -148,7 +152,7 @@ function Summary({ result, color }: { result: ApplyResult; color: boolean }) {
   );
 }
 
-export function ApplyView({ plan, execute, color = !noColorRequested(), autoApprove = false, height, onFinish }: ApplyViewProps) {
+export function ApplyView({ plan, execute, color = !noColorRequested(), autoApprove = false, height, onFinish, now: clock = Date.now }: ApplyViewProps) {
   const { exit } = useApp();
   const nothingToDo = !hasChanges(plan);
   const [phase, setPhaseState] = useState<Phase>(nothingToDo ? 'finished' : autoApprove ? 'applying' : 'review');
@@ -161,18 +165,21 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
   };
   const [outcome, setOutcome] = useState<ApplyOutcome | null>(nothingToDo ? { approved: false } : null);
   const [interrupting, setInterrupting] = useState(false);
-  const [now, setNow] = useState(() => Date.now());
+  const [, redraw] = useReducer((n: number) => n + 1, 0); // elapsed time, rate and ETA move while nothing else happens
   const startedAt = useRef(0);
   const controller = useRef<AbortController | null>(null);
+  const meter = useRef<RateMeter | null>(null);
   const listHeight = useListHeight(height, 6);
   const browser = usePlanBrowser(plan, listHeight);
-  const { ops, onEvent } = useOperations(plan);
+  const { ops, onEvent } = useOperations(plan, (finished, total) => meter.current?.update(finished, total));
 
   const start = () => {
     if (controller.current) return;
     const ac = new AbortController();
     controller.current = ac;
-    startedAt.current = Date.now();
+    startedAt.current = clock();
+    meter.current = createRateMeter(ops.length, { now: clock });
+    redraw();
     setPhase('applying');
     execute(onEvent, ac.signal).then(
       (result) => {
@@ -192,7 +199,7 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
 
   useEffect(() => {
     if (phase !== 'applying') return;
-    const t = setInterval(() => setNow(Date.now()), 250);
+    const t = setInterval(redraw, 250);
     return () => clearInterval(t);
   }, [phase]);
 
@@ -244,7 +251,8 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
   }
 
   const n = counts(ops);
-  const elapsed = formatElapsed(Math.max(0, now - startedAt.current));
+  const elapsed = formatElapsed(meter.current ? Math.max(0, clock() - startedAt.current) : 0);
+  const bar = meter.current ? renderProgressBar(meter.current.snapshot()) : '';
   const { top, slice } = opsWindow(ops, listHeight);
   return (
     <Box flexDirection="column">
@@ -252,6 +260,9 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
         {`Applying: ${n.done}/${ops.length} done · ${n.failed} failed · ${n.running} running · ${n.pending} pending${
           n.skipped ? ` · ${n.skipped} skipped` : ''
         } · ${elapsed}`}
+      </Text>
+      <Text wrap="truncate-end" {...ink(n.failed ? 'warning' : 'add', color)}>
+        {bar}
       </Text>
       <Text wrap="truncate-end" {...ink(interrupting ? 'warning' : 'comment', color)}>
         {interrupting
