@@ -1,6 +1,7 @@
 // Carrying out a Plan. Each operation is checked against the live version it was planned on, values are
-// resolved again and must match the plan's digest, and the state is written after every completed operation.
-// A create is recorded as pending before it is sent, so a crash at any moment converges on the next apply.
+// resolved again and must match the plan's digest, and the state is journaled after every completed operation
+// (store.change: durable when awaited). A create is recorded as pending, durably, before it is sent, so a crash
+// at any moment converges on the next apply.
 
 import type { ConnectClient } from '../connect/client.js';
 import { ConnectError } from '../connect/errors.js';
@@ -9,6 +10,7 @@ import type { DesiredItem } from '../manifest/types.js';
 import { desiredDigest } from '../plan/digest.js';
 import { createBody, diffItem } from '../plan/diff.js';
 import { notOurCreate } from '../plan/recovery.js';
+import { recordVaultVersions } from '../plan/refresh.js';
 import { createResolver } from '../plan/resolve.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateStore } from '../state/store.js';
@@ -81,11 +83,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       ...(desired.protect ? { protect: true } : {}),
       updatedAt: new Date().toISOString(),
     };
-    store.update((s) => {
-      delete s.pending[change.address];
-      if (change.movedFrom) delete s.resources[change.movedFrom];
-      s.resources[change.address] = entry;
-    });
+    return store.change({ op: 'resource', resource: entry, ...(change.movedFrom ? { movedFrom: change.movedFrom } : {}) });
   };
 
   const valuesFor = async (change: ResourceChange) => {
@@ -114,17 +112,13 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>): Promise<FullItem> => {
     const vaultId = change.vault.id!;
     const startedAt = new Date().toISOString();
-    store.update((s) => {
-      s.pending[change.address] = { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt };
-    });
+    await store.change({ op: 'pending', pending: { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt } });
     try {
       return await client.createItem(vaultId, createBody(desired, values));
     } catch (err) {
       if (!(err instanceof ConnectError) || !err.ambiguous) {
         // Refused: a later apply must not take a same-titled item for the one this create made.
-        store.update((s) => {
-          delete s.pending[change.address];
-        });
+        await store.change({ op: 'settle', address: change.address });
         throw err;
       }
       const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
@@ -138,10 +132,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     }
   };
 
-  const forget = (address: string) =>
-    store.update((s) => {
-      delete s.resources[address];
-    });
+  const forget = (address: string) => store.change({ op: 'forget', address });
 
   async function run(change: ResourceChange): Promise<void> {
     switch (change.action) {
@@ -150,12 +141,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         if (st && !change.adopt && st.version === change.plannedVersion && st.digest === change.desiredDigest && !changesStateOnly(change)) return;
         // State-only: live already matches; record what the plan saw, without another request.
         const seen = { id: change.itemId!, version: change.plannedVersion!, title: change.title, category: change.category, vault: { id: change.vault.id! } };
-        record(change, seen as FullItem, change.desired!);
+        await record(change, seen as FullItem, change.desired!);
         return;
       }
       case 'create': {
         const { desired, values } = await valuesFor(change);
-        record(change, await create(change, desired, values), desired);
+        await record(change, await create(change, desired, values), desired);
         return;
       }
       case 'update': {
@@ -172,14 +163,14 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
               : await client.patchItem(change.vault.id!, live.id, diff.ops);
         // Real Connect answers a PUT with the version from before it: a write is one version on, whatever it says.
         const version = diff.changes.length === 0 ? live.version : Math.max(updated.version, live.version + 1);
-        record(change, { ...updated, version }, desired);
+        await record(change, { ...updated, version }, desired);
         return;
       }
       case 'replace': {
         await liveAtPlannedVersion(change);
         const { desired, values } = await valuesFor(change);
         await deleteItem(change);
-        record(change, await create(change, desired, values), desired);
+        await record(change, await create(change, desired, values), desired);
         return;
       }
       case 'delete': {
@@ -190,7 +181,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
           });
           await deleteItem(change);
         }
-        forget(change.address);
+        await forget(change.address);
         return;
       }
     }
@@ -236,6 +227,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallelism, phase.length)) }, worker));
   }
+  // Each vault the plan touched: its contentVersion, where the state now matches live, so that the next plan
+  // of an unmoved vault costs no item list (src/plan/refresh.ts). Skipped when interrupted: it only saves requests.
+  if (!result.interrupted) await recordVaultVersions(client, store, plan.changes);
   result.elapsedMs = Date.now() - started;
   return result;
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STATE_FORMAT_VERSION, type StateFile } from './types.js';
+import { applyChange, journalPath, JournalFormatError, parseJournal, type JournalEntry } from './journal.js';
 import { FileReadError, LIMITS, readRegularFile, writeFileAtomic } from '../files.js';
 
 export class StateError extends Error {
@@ -128,8 +129,18 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
   return doc as unknown as StateFile;
 }
 
-/** The state at `path`; a missing file is a new, empty state (nothing is written). */
+/**
+ * The state at `path`, with the journal a crashed run left beside it replayed over it (read-only: nothing is
+ * written; the next store that opens it compacts). A missing file is a new, empty state.
+ */
 export function readState(path: string): StateFile {
+  const state = readStateFile(path);
+  replayJournal(state, path);
+  return state;
+}
+
+/** The state file alone, without its journal. */
+export function readStateFile(path: string): StateFile {
   let text: string;
   try {
     text = readRegularFile(path, { maxBytes: LIMITS.state });
@@ -145,6 +156,58 @@ export function readState(path: string): StateFile {
   }
   if (!isObject(doc)) throw new StateError(`state ${path} is not an opsync state file (not a JSON object)`);
   return validateStateShape(migrate(doc, path), path);
+}
+
+/**
+ * Replay `<path>.journal` over `state` in place: the entries newer than the state's serial, in order, each
+ * checked as strictly as the state file. Returns how many were applied, and whether a journal file exists.
+ */
+export function replayJournal(state: StateFile, path: string): { applied: number; exists: boolean } {
+  const jpath = journalPath(path);
+  let text: string;
+  try {
+    text = readRegularFile(jpath, { maxBytes: LIMITS.state });
+  } catch (err) {
+    if (err instanceof FileReadError && err.code === 'ENOENT') return { applied: 0, exists: false };
+    throw new StateError(`cannot read state journal ${jpath}: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
+  }
+  const bad = (what: string) => new StateError(`state journal ${jpath}: ${what}`);
+  let journal: ReturnType<typeof parseJournal>;
+  try {
+    journal = parseJournal(text);
+  } catch (err) {
+    if (err instanceof JournalFormatError) throw bad(`${err.message}; if the state file is known good, remove the journal`);
+    throw err;
+  }
+  const { header, entries } = journal;
+  if (!header) return { applied: 0, exists: true };
+  if (header.lineage !== state.lineage) {
+    // A first apply that died before the state file was ever written: the journal holds the lineage.
+    if (state.serial === 0 && header.base === 0) state.lineage = header.lineage;
+    else throw bad(`it belongs to another state (lineage ${header.lineage}, the state's is ${state.lineage}); if the state was replaced on purpose, remove the journal`);
+  }
+  let applied = 0;
+  for (const entry of entries) {
+    if (entry.serial <= state.serial) continue; // the state file already has it (compacted before a crash)
+    if (entry.serial !== state.serial + 1) {
+      throw bad(`it goes on from serial ${entry.serial - 1} but the state file is at serial ${state.serial} (an older state file restored?); if the state file is what you want, remove the journal`);
+    }
+    checkJournalEntry(entry, jpath);
+    applyChange(state, entry);
+    state.serial = entry.serial;
+    applied += 1;
+  }
+  return { applied, exists: true };
+}
+
+/** A journal entry's resource, pending create or vault, as strictly as in the state file. */
+function checkJournalEntry(entry: JournalEntry, jpath: string): void {
+  const doc: Record<string, unknown> = { version: STATE_FORMAT_VERSION, lineage: 'l', serial: 0, resources: {}, pending: {} };
+  if (entry.op === 'resource') doc.resources = { [entry.resource.address]: entry.resource };
+  else if (entry.op === 'pending') doc.pending = { [entry.pending.address]: entry.pending };
+  else if (entry.op === 'vault' && entry.vault) doc.vaults = { [entry.id]: entry.vault };
+  else return;
+  validateStateShape(doc, `${jpath} (serial ${entry.serial})`);
 }
 
 /** Stable key order, so that diffs of the state stay readable. */
