@@ -1,0 +1,151 @@
+// One manifest resource: resolve its values, digest them, and decide by the state and the live view whether it
+// is unchanged (no request beyond the refresh), drifted or changed (one GET), or new (looked up by title).
+
+import type { Vault } from '../connect/types.js';
+import type { DesiredItem } from '../manifest/types.js';
+import type { StateResource } from '../state/types.js';
+import { compare } from './compare.js';
+import { createChanges } from './diff.js';
+import { desiredDigest } from './digest.js';
+import { notOurCreate } from './recovery.js';
+import { ResolveError } from './resolve.js';
+import { UNCREATABLE_CATEGORIES, type PlanScope } from './scope.js';
+import type { ResourceChange } from './types.js';
+
+/** Fields to regenerate: asked for with --rotate, or whose `rotate` key differs from the one in state. */
+function rotationsFor(item: DesiredItem, st: StateResource | undefined, rotate: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const f of item.fields) {
+    if (f.source.kind !== 'generate') continue;
+    if (rotate.includes(item.address) || rotate.includes(`${item.address}:${f.key}`)) out.add(f.key);
+    if (st && (f.source.rotate ?? '') !== (st.rotations?.[f.key] ?? '')) out.add(f.key);
+  }
+  return out;
+}
+
+export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<ResourceChange | undefined> {
+  const { client, error, live, movedFrom } = scope;
+  const vault = await live.findVault(d.vault);
+  if (!vault) {
+    error(`vault "${d.vault}" not found, or this token cannot see it`, d.address, d.pos);
+    return undefined;
+  }
+  const st = scope.resources[d.address];
+  if (st && st.vaultId !== vault.id) {
+    error(`${d.address} is managed in vault ${st.vaultName} (${st.vaultId}) but the manifest now names vault "${d.vault}"; moving items between vaults is not supported: \`opsync state rm\` it and import it again`, d.address, d.pos);
+    return undefined;
+  }
+  let values: Map<string, string>;
+  try {
+    values = await scope.resolver.values(d);
+  } catch (err) {
+    if (err instanceof ResolveError) {
+      error(err.message, d.address, d.fields.find((f) => f.key === err.field)?.pos ?? d.pos);
+      return undefined;
+    }
+    throw err;
+  }
+  const digest = desiredDigest(d, values, scope.key);
+  const rotations = rotationsFor(d, st, scope.rotate);
+  const base: ResourceChange = {
+    address: d.address,
+    action: 'noop',
+    vault: { id: vault.id, name: vault.name },
+    title: d.title,
+    category: d.category,
+    reasons: [],
+    changes: [],
+    desired: d,
+    desiredDigest: digest,
+    ...(d.protect ? { protect: true } : {}),
+    ...(movedFrom.has(d.address) ? { movedFrom: movedFrom.get(d.address) } : {}),
+  };
+  if (movedFrom.has(d.address)) base.reasons.push(`moved from ${movedFrom.get(d.address)}`);
+  if (st && (st.protect === true) !== (d.protect === true)) {
+    base.protectChanged = true;
+    base.reasons.push(d.protect ? 'protect: true (recorded in state)' : 'protect removed (recorded in state)');
+  }
+
+  if (st) {
+    const summary = await live.summary(vault.id, st.itemId);
+    const unchanged = (version: number) => version === st.version && st.digest === digest && rotations.size === 0;
+    if (summary && unchanged(summary.version)) return { ...base, itemId: st.itemId, plannedVersion: summary.version };
+    // Missing from the list, or older than opsync's own last write: the list may lag (real Connect's reads are
+    // eventually consistent), so the item is read until it shows that write, and only then judged.
+    const full =
+      summary && summary.version >= st.version
+        ? await client.getItem(vault.id, st.itemId)
+        : await client.getItemSettled(vault.id, st.itemId, st.version);
+    if (full) {
+      if (unchanged(full.version)) return { ...base, itemId: st.itemId, plannedVersion: full.version };
+      return compare(scope, d, base, values, full, st, rotations, []);
+    }
+  }
+  // No live item for this address: a new resource, one whose item is gone, or a create (or the create of a
+  // replace) that was interrupted. Each goes by title, so none of them creates a second item of that title.
+  return planByTitle(scope, d, vault, values, rotations, base, st);
+}
+
+async function planByTitle(
+  scope: PlanScope,
+  d: DesiredItem,
+  vault: Vault,
+  values: Map<string, string>,
+  rotations: Set<string>,
+  base: ResourceChange,
+  st: StateResource | undefined,
+): Promise<ResourceChange | undefined> {
+  const { error, managedIds } = scope;
+  const pending = scope.state.pending[d.address];
+  const gone = st && !pending ? { drift: { stateVersion: st.version, liveVersion: 0, liveMissing: true } } : {};
+  const newReason = st ? (pending ? 'its create was interrupted' : 'item was deleted outside opsync') : 'new resource';
+  // A title check always reads the vault's listing: somebody else may have made an item of that title.
+  const sameTitle = await scope.live.byTitle(vault.id, d.title);
+  const unmanaged = sameTitle.filter((s) => !managedIds.has(s.id));
+  if (unmanaged.length === 0) {
+    const other = sameTitle.find((s) => managedIds.has(s.id));
+    if (other && scope.desiredByAddress.has(managedIds.get(other.id)!)) {
+      error(`title "${d.title}" is already used in vault ${vault.name} by ${managedIds.get(other.id)}`, d.address, d.pos);
+      return undefined;
+    }
+    if (UNCREATABLE_CATEGORIES.has(d.category)) {
+      error(
+        `real Connect refuses to create ${d.category} items, and no item titled "${d.title}" exists in vault ${vault.name} to manage: ` +
+          `make it in 1Password, then \`opsync import ${d.address} ${vault.name}/<id>\``,
+        d.address,
+        d.pos,
+      );
+      return undefined;
+    }
+    return { ...base, action: 'create', reasons: [...base.reasons, newReason], changes: createChanges(d), ...gone };
+  }
+  const importHint = (id: string) => `\`opsync import ${d.address} ${vault.name}/${id}\``;
+  if (unmanaged.length > 1) {
+    error(`${unmanaged.length} unmanaged items in vault ${vault.name} are titled "${d.title}"; import the right one with ${importHint('<id>')}`, d.address, d.pos);
+    return undefined;
+  }
+  if (!pending && !d.adopt) {
+    error(
+      `an item titled "${d.title}" already exists in vault ${vault.name} (id ${unmanaged[0].id}) and opsync does not manage it; ` +
+        `adopt it with ${importHint(unmanaged[0].id)} or \`adopt: true\``,
+      d.address,
+      d.pos,
+    );
+    return undefined;
+  }
+  const full = await scope.client.getItem(vault.id, unmanaged[0].id);
+  if (pending && !d.adopt) {
+    const why = notOurCreate(full, pending.startedAt);
+    if (why) {
+      error(
+        `an interrupted create of ${d.address} was recorded, but the item titled "${d.title}" in vault ${vault.name} (id ${full.id}) is not the one it made: ${why}; ` +
+          `if it is yours, adopt it with ${importHint(full.id)}`,
+        d.address,
+        d.pos,
+      );
+      return undefined;
+    }
+  }
+  const reason = pending ? 'recovering an interrupted create' : 'adopting an existing item';
+  return { ...compare(scope, d, base, values, full, undefined, rotations, [reason]), adopt: true };
+}
