@@ -60,7 +60,8 @@ export const MESSAGES = {
   fileNotFound: 'File not found',
 } as const;
 
-function vaultFor(ctx: ApiContext, access: Access): Vault {
+/** The vault of the path, checked (id, scope, existence): only its id, as counting its items costs a scan of them. */
+function vaultFor(ctx: ApiContext, access: Access): Pick<Vault, 'id'> {
   const id = ctx.params.vault;
   if (!isId(id)) throw new HttpError(400, MESSAGES.invalidVaultId);
   ctx.resource.vault = { id };
@@ -68,12 +69,11 @@ function vaultFor(ctx: ApiContext, access: Access): Vault {
   if (!tokenAllows(ctx.token, id, access)) {
     throw access === 'write' ? new HttpError(401, MESSAGES.noWriteAccess) : new HttpError(403, MESSAGES.noVaultAccess);
   }
-  const vault = ctx.store.getVault(id);
-  if (!vault) throw new HttpError(404, MESSAGES.vaultNotFound);
-  return vault;
+  if (!ctx.store.hasVault(id)) throw new HttpError(404, MESSAGES.vaultNotFound);
+  return { id };
 }
 
-function itemFor(ctx: ApiContext, vault: Vault): StoredItem {
+function itemFor(ctx: ApiContext, vault: Pick<Vault, 'id'>): StoredItem {
   const id = ctx.params.item;
   if (!isId(id)) throw new HttpError(400, MESSAGES.invalidItemId);
   ctx.resource.item = { id };
@@ -84,7 +84,7 @@ function itemFor(ctx: ApiContext, vault: Vault): StoredItem {
 }
 
 /** The item id of the path, checked to exist (404 before a body is read); the write re-reads it in its transaction. */
-function itemIdFor(ctx: ApiContext, vault: Vault): string {
+function itemIdFor(ctx: ApiContext, vault: Pick<Vault, 'id'>): string {
   const id = ctx.params.item;
   if (!isId(id)) throw new HttpError(400, MESSAGES.invalidItemId);
   ctx.resource.item = { id };
@@ -96,7 +96,7 @@ function itemIdFor(ctx: ApiContext, vault: Vault): string {
  * Read-check-write of one item in one store transaction, after the body has been read: `change` gets the
  * item as stored at that moment, so concurrent writers never overwrite each other's changes.
  */
-function updateItem(ctx: ApiContext, vault: Vault, id: string, change: (existing: StoredItem) => StoredItem): StoredItem {
+function updateItem(ctx: ApiContext, vault: Pick<Vault, 'id'>, id: string, change: (existing: StoredItem) => StoredItem): StoredItem {
   try {
     return ctx.store.updateItem(vault.id, id, change);
   } catch (err) {
@@ -159,7 +159,9 @@ const listVaults: ApiHandler = (ctx) => {
 };
 
 const getVault: ApiHandler = (ctx) => {
-  sendJson(ctx.res, 200, vaultFor(ctx, 'read'));
+  const vault = ctx.store.getVault(vaultFor(ctx, 'read').id);
+  if (!vault) throw new HttpError(404, MESSAGES.vaultNotFound);
+  sendJson(ctx.res, 200, vault);
 };
 
 const listItems: ApiHandler = (ctx) => {

@@ -90,8 +90,10 @@ type PublicHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void
 
 export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const log = opts.log ?? (opts.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`));
+  const logRequests = opts.log !== undefined || !opts.quiet;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const { store, dir } = openStore(opts);
+  store.onActivityError = (err, n) => log(`opsync server: could not record ${n} activity entr${n === 1 ? 'y' : 'ies'}: ${err.message}`);
   const tokenPath = dir ? join(dir, TOKEN_FILE) : undefined;
   let memoryToken: string | undefined;
 
@@ -240,7 +242,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observe(method, template ?? 'unmatched', status, seconds);
-      log(`${method} ${pathname} ${status} ${(seconds * 1000).toFixed(1)}ms`);
+      if (logRequests) log(`${method} ${pathname} ${status} ${(seconds * 1000).toFixed(1)}ms`);
       inFlight.delete(res);
       if (closing) server.closeIdleConnections();
     }

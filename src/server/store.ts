@@ -50,7 +50,19 @@ CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY, jti TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
   grants TEXT, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS activity (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS items_by_seq ON items (seq);
+CREATE TABLE IF NOT EXISTS token_generation (n INTEGER NOT NULL);
+INSERT INTO token_generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM token_generation);
+CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
 `;
+
+/**
+ * Most activity entries buffered before they are written at once; fewer are written when the event loop next
+ * turns (setImmediate), before any read of the log, and when the store closes.
+ */
+export const ACTIVITY_BATCH_MAX = 512;
 
 // Stores made before activity was filtered by vault lack these columns; they are added (and filled from
 // each entry's JSON) when such a store is opened.
@@ -131,6 +143,15 @@ function summaryOf(item: StoredItem): string {
 
 export class Store {
   private readonly db: Database.Database;
+  /** Prepared statements by SQL text: preparing one cost more than running it on every request. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Activity entries not yet written (serialised, with their filter columns), oldest first. */
+  private pendingActivity: { data: string; vault: string | null; actor: string | null }[] = [];
+  private activityFlushScheduled = false;
+  /** Told when buffered activity entries could not be written (they are lost); default: stderr. */
+  onActivityError: (err: Error, entries: number) => void = (err, n) =>
+    process.stderr.write(`opsync server: could not record ${n} activity entr${n === 1 ? 'y' : 'ies'}: ${err.message}\n`);
 
   constructor(filename: string) {
     this.db = new Database(filename);
@@ -138,17 +159,30 @@ export class Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     this.writeTransaction(() => {
-      const cols = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('activity') as { name: string }[];
+      const cols = this.sql('SELECT name FROM pragma_table_info(?)').all('activity') as { name: string }[];
       if (!cols.some((c) => c.name === 'vault_id')) this.db.exec(ACTIVITY_COLUMNS);
-      const itemCols = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('items') as { name: string }[];
+      const itemCols = this.sql('SELECT name FROM pragma_table_info(?)').all('items') as { name: string }[];
       if (!itemCols.some((c) => c.name === 'summary')) this.db.exec(ITEM_SUMMARY_COLUMN);
       this.db.exec(ACTIVITY_INDEXES);
     });
   }
 
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  /** Writes the buffered activity entries first: nothing recorded is lost by closing. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.flushActivity();
+    this.db.close();
   }
 
   get open(): boolean {
@@ -157,7 +191,7 @@ export class Store {
 
   /** Runs fn in one transaction: everything or nothing. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.inTransaction(fn) as T;
   }
 
   /**
@@ -166,13 +200,13 @@ export class Store {
    * read-check-write inside is atomic. Inside another transaction it is a savepoint of that one.
    */
   writeTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.inTransaction.immediate(fn) as T;
   }
 
   /** True when the database answers a trivial query. */
   healthy(): boolean {
     try {
-      return this.db.open && (this.db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+      return this.db.open && (this.sql('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
     } catch {
       return false;
     }
@@ -186,31 +220,36 @@ export class Store {
   }
 
   getMeta(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- vaults
 
   listVaults(): Vault[] {
-    return (this.db.prepare(`${VAULT_SELECT} ORDER BY v.created_at, v.name`).all() as VaultRow[]).map(toVault);
+    return (this.sql(`${VAULT_SELECT} ORDER BY v.created_at, v.name`).all() as VaultRow[]).map(toVault);
   }
 
   getVault(id: string): Vault | undefined {
-    const r = this.db.prepare(`${VAULT_SELECT} WHERE v.id = ?`).get(id) as VaultRow | undefined;
+    const r = this.sql(`${VAULT_SELECT} WHERE v.id = ?`).get(id) as VaultRow | undefined;
     return r && toVault(r);
   }
 
+  /** Whether there is such a vault (without counting its items, as getVault does). */
+  hasVault(id: string): boolean {
+    return this.sql('SELECT 1 FROM vaults WHERE id = ?').get(id) !== undefined;
+  }
+
   vaultsByName(name: string): Vault[] {
-    return (this.db.prepare(`${VAULT_SELECT} WHERE v.name = ?`).all(name) as VaultRow[]).map(toVault);
+    return (this.sql(`${VAULT_SELECT} WHERE v.name = ?`).all(name) as VaultRow[]).map(toVault);
   }
 
   insertVault(v: { id: string; name: string; description?: string; type: VaultType; now: string }): void {
-    this.db
-      .prepare(
+    this
+      .sql(
         `INSERT INTO vaults (id, name, description, type, attribute_version, content_version, created_at, updated_at)
          VALUES (?, ?, ?, ?, 1, 1, ?, ?)`,
       )
@@ -218,13 +257,13 @@ export class Store {
   }
 
   private touchVault(vaultId: string, now: string): void {
-    this.db.prepare('UPDATE vaults SET content_version = content_version + 1, updated_at = ? WHERE id = ?').run(now, vaultId);
+    this.sql('UPDATE vaults SET content_version = content_version + 1, updated_at = ? WHERE id = ?').run(now, vaultId);
   }
 
   // ---- items
 
   listItems(vaultId: string): StoredItem[] {
-    return (this.db.prepare('SELECT data FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { data: string }[]).map(
+    return (this.sql('SELECT data FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { data: string }[]).map(
       (r) => JSON.parse(r.data) as StoredItem,
     );
   }
@@ -234,13 +273,13 @@ export class Store {
    * a list never parses the items' values (a vault of large items made every list take seconds).
    */
   listItemSummaries(vaultId: string): Omit<StoredItem, 'fields' | 'sections'>[] {
-    return (this.db.prepare('SELECT summary FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { summary: string }[]).map(
+    return (this.sql('SELECT summary FROM items WHERE vault_id = ? ORDER BY seq').all(vaultId) as { summary: string }[]).map(
       (r) => JSON.parse(r.summary) as Omit<StoredItem, 'fields' | 'sections'>,
     );
   }
 
   getItem(vaultId: string, id: string): StoredItem | undefined {
-    const r = this.db.prepare('SELECT data FROM items WHERE vault_id = ? AND id = ?').get(vaultId, id) as { data: string } | undefined;
+    const r = this.sql('SELECT data FROM items WHERE vault_id = ? AND id = ?').get(vaultId, id) as { data: string } | undefined;
     if (!r) return undefined;
     const item = JSON.parse(r.data) as StoredItem;
     itemTexts.set(item, r.data);
@@ -249,14 +288,14 @@ export class Store {
 
   /** The next list position, taken inside the caller's write transaction so that no two writers share one. */
   private nextSeq(table: 'items' | 'files'): number {
-    return (this.db.prepare(`SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM ${table}`).get() as { n: number }).n;
+    return (this.sql(`SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM ${table}`).get() as { n: number }).n;
   }
 
   /** Inserts a new item at the end of its vault's list and bumps the vault's contentVersion, in one transaction. */
   insertItem(item: StoredItem): void {
     this.writeTransaction(() => {
-      this.db
-        .prepare('INSERT INTO items (vault_id, id, version, data, summary, seq) VALUES (?, ?, ?, ?, ?, ?)')
+      this
+        .sql('INSERT INTO items (vault_id, id, version, data, summary, seq) VALUES (?, ?, ?, ?, ?, ?)')
         .run(item.vault.id, item.id, item.version, itemJson(item), summaryOf(item), this.nextSeq('items'));
       this.touchVault(item.vault.id, item.updatedAt);
     });
@@ -276,8 +315,8 @@ export class Store {
       const next = change(current);
       if (next.id !== current.id || next.vault.id !== vaultId) throw new Error('updateItem: the item changed its id or vault');
       if (next.version <= current.version) throw new Error('updateItem: the version must increase');
-      const n = this.db
-        .prepare('UPDATE items SET version = ?, data = ?, summary = ? WHERE vault_id = ? AND id = ? AND version = ?')
+      const n = this
+        .sql('UPDATE items SET version = ?, data = ?, summary = ? WHERE vault_id = ? AND id = ? AND version = ?')
         .run(next.version, itemJson(next), summaryOf(next), vaultId, id, current.version).changes;
       if (n !== 1) throw new Error('updateItem: the item changed under the write lock');
       this.touchVault(vaultId, next.updatedAt);
@@ -288,9 +327,9 @@ export class Store {
   /** Deletes an item and its files; false when there was none. */
   deleteItem(vaultId: string, id: string, now: string): boolean {
     return this.writeTransaction(() => {
-      const n = this.db.prepare('DELETE FROM items WHERE vault_id = ? AND id = ?').run(vaultId, id).changes;
+      const n = this.sql('DELETE FROM items WHERE vault_id = ? AND id = ?').run(vaultId, id).changes;
       if (n === 0) return false;
-      this.db.prepare('DELETE FROM files WHERE vault_id = ? AND item_id = ?').run(vaultId, id);
+      this.sql('DELETE FROM files WHERE vault_id = ? AND item_id = ?').run(vaultId, id);
       this.touchVault(vaultId, now);
       return true;
     });
@@ -300,8 +339,8 @@ export class Store {
 
   listFiles(vaultId: string, itemId: string): FileRecord[] {
     return (
-      this.db
-        .prepare(
+      this
+        .sql(
           'SELECT id, vault_id, item_id, name, section_id, length(content) AS size FROM files WHERE vault_id = ? AND item_id = ? ORDER BY seq',
         )
         .all(vaultId, itemId) as { id: string; vault_id: string; item_id: string; name: string; section_id: string | null; size: number }[]
@@ -316,16 +355,16 @@ export class Store {
   }
 
   fileContent(vaultId: string, itemId: string, fileId: string): Buffer | undefined {
-    const r = this.db
-      .prepare('SELECT content FROM files WHERE vault_id = ? AND item_id = ? AND id = ?')
+    const r = this
+      .sql('SELECT content FROM files WHERE vault_id = ? AND item_id = ? AND id = ?')
       .get(vaultId, itemId, fileId) as { content: Buffer } | undefined;
     return r?.content;
   }
 
   insertFile(f: { id: string; vaultId: string; itemId: string; name: string; sectionId?: string; content: Buffer }): void {
     this.writeTransaction(() => {
-      this.db
-        .prepare('INSERT INTO files (id, vault_id, item_id, name, section_id, content, seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this
+        .sql('INSERT INTO files (id, vault_id, item_id, name, section_id, content, seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(f.id, f.vaultId, f.itemId, f.name, f.sectionId ?? null, f.content, this.nextSeq('files'));
     });
   }
@@ -333,13 +372,13 @@ export class Store {
   // ---- tokens
 
   insertToken(t: TokenRecord): void {
-    this.db
-      .prepare('INSERT INTO tokens (id, jti, name, hash, grants, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this
+      .sql('INSERT INTO tokens (id, jti, name, hash, grants, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(t.id, t.jti, t.name, t.hash, t.grants ? JSON.stringify(t.grants) : null, t.createdAt);
   }
 
   tokenByHash(hash: string): TokenRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as
+    const r = this.sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as
       | { id: string; jti: string; name: string; hash: string; grants: string | null; created_at: string }
       | undefined;
     if (!r) return undefined;
@@ -353,16 +392,51 @@ export class Store {
     };
   }
 
+  /**
+   * A number that changes whenever the token table does, by this connection or any other on the same file
+   * (triggers keep it): a token found valid stays valid while it is unchanged.
+   */
+  tokenGeneration(): number {
+    return (this.sql('SELECT n FROM token_generation').get() as { n: number }).n;
+  }
+
   countTokens(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
   }
 
   // ---- activity
 
+  /**
+   * Records an entry. It is buffered and written with the others of the same turn of the event loop in one
+   * transaction (one insert transaction per request cost more than the rest of a GET); every read of the log
+   * writes the buffer first, so a read sees every entry added before it. Another process reading the same
+   * file sees an entry once the turn that added it has ended.
+   */
   addActivity(a: ApiRequest): void {
-    this.db
-      .prepare('INSERT INTO activity (data, vault_id, actor_id) VALUES (?, ?, ?)')
-      .run(JSON.stringify(a), a.resource.vault?.id ?? null, a.actor.id ?? null);
+    this.pendingActivity.push({ data: JSON.stringify(a), vault: a.resource.vault?.id ?? null, actor: a.actor.id ?? null });
+    if (this.pendingActivity.length >= ACTIVITY_BATCH_MAX) this.flushActivity();
+    else if (!this.activityFlushScheduled) {
+      this.activityFlushScheduled = true;
+      setImmediate(() => {
+        this.activityFlushScheduled = false;
+        this.flushActivity();
+      });
+    }
+  }
+
+  /** Writes the buffered activity entries in one transaction. A failure is reported, never thrown. */
+  flushActivity(): void {
+    if (this.pendingActivity.length === 0 || !this.db.open) return;
+    const batch = this.pendingActivity;
+    this.pendingActivity = [];
+    try {
+      const insert = this.sql('INSERT INTO activity (data, vault_id, actor_id) VALUES (?, ?, ?)');
+      this.transaction(() => {
+        for (const e of batch) insert.run(e.data, e.vault, e.actor);
+      });
+    } catch (err) {
+      this.onActivityError(err as Error, batch.length);
+    }
   }
 
   /**
@@ -371,27 +445,29 @@ export class Store {
    */
   /** How many entries listActivity pages through with this scope. */
   countActivity(scope?: { vaults: string[]; actorId: string }): number {
+    this.flushActivity();
     const row = scope
-      ? this.db
-          .prepare('SELECT COUNT(*) AS n FROM activity WHERE vault_id IN (SELECT value FROM json_each(?)) OR actor_id = ?')
+      ? this
+          .sql('SELECT COUNT(*) AS n FROM activity WHERE vault_id IN (SELECT value FROM json_each(?)) OR actor_id = ?')
           .get(JSON.stringify(scope.vaults), scope.actorId)
-      : this.db.prepare('SELECT COUNT(*) AS n FROM activity').get();
+      : this.sql('SELECT COUNT(*) AS n FROM activity').get();
     return (row as { n: number }).n;
   }
 
   listActivity(limit: number, offset: number, scope?: { vaults: string[]; actorId: string }): ApiRequest[] {
+    this.flushActivity();
     const rows = scope
-      ? this.db
-          .prepare(
+      ? this
+          .sql(
             `SELECT data FROM activity WHERE vault_id IN (SELECT value FROM json_each(?)) OR actor_id = ?
              ORDER BY seq DESC LIMIT ? OFFSET ?`,
           )
           .all(JSON.stringify(scope.vaults), scope.actorId, limit, offset)
-      : this.db.prepare('SELECT data FROM activity ORDER BY seq DESC LIMIT ? OFFSET ?').all(limit, offset);
+      : this.sql('SELECT data FROM activity ORDER BY seq DESC LIMIT ? OFFSET ?').all(limit, offset);
     return (rows as { data: string }[]).map((r) => JSON.parse(r.data) as ApiRequest);
   }
 
   countItems(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM items').get() as { n: number }).n;
   }
 }

@@ -65,14 +65,44 @@ export function issueToken(store: Store, opts: { name?: string; vaults?: GrantSp
   return token;
 }
 
+/** Most verified tokens remembered per store; past it the memory starts again empty. */
+const VERIFIED_MAX = 1024;
+
+/**
+ * Tokens found valid, by the SHA-256 hash the store keeps, for the token table's generation they were found
+ * valid in: a request with one of them costs a hash and one small query instead of an HMAC, the secret's and
+ * the record's queries and parsing its grants. Any change to the token table (by this process or another one
+ * on the same file, such as a revocation) moves the generation, and everything remembered is dropped.
+ * Only valid tokens are remembered; an unknown one is checked in full every time.
+ */
+const verified = new WeakMap<Store, { generation: number; byHash: Map<string, TokenRecord> }>();
+
 /** The record of a valid token, or undefined for anything malformed, badly signed or unknown. */
 export function verifyToken(store: Store, token: string): TokenRecord | undefined {
+  const hash = hashToken(token);
+  const generation = store.tokenGeneration();
+  let known = verified.get(store);
+  if (!known || known.generation !== generation) {
+    known = { generation, byHash: new Map() };
+    verified.set(store, known);
+  }
+  // The hash of a token on record: the very token that was found valid (no other string has that hash).
+  const hit = known.byHash.get(hash);
+  if (hit) return hit;
   const parts = token.split('.');
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) return undefined;
   const expected = createHmac('sha256', secret(store)).update(`${parts[0]}.${parts[1]}`).digest();
   const given = Buffer.from(parts[2], 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  return store.tokenByHash(hashToken(token));
+  const record = store.tokenByHash(hash);
+  if (!record) return undefined;
+  // Shared by every request that presents the token from now on: nobody may change it.
+  if (record.grants) for (const g of record.grants) Object.freeze(g);
+  Object.freeze(record.grants);
+  Object.freeze(record);
+  if (known.byHash.size >= VERIFIED_MAX) known.byHash.clear();
+  known.byHash.set(hash, record);
+  return record;
 }
 
 export type Access = 'read' | 'write';
