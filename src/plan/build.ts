@@ -24,6 +24,8 @@ export interface PlanContext {
   connectHost: string;
   /** Called with the live view once the plan is made (which vaults were listed): for tests and benchmarks. */
   onLiveView?: (live: LiveView) => void;
+  /** Called with (0, total) first, then as each resource is refreshed and judged: progress for a terminal. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PlanRequest {
@@ -84,7 +86,11 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     }
   }
 
-  const results = await Promise.all([...desired.map((d) => planDesired(scope, d)), ...deletes.map((st) => planDelete(scope, st))]);
+  const total = desired.length + deletes.length;
+  let done = 0;
+  const counted = <T>(p: Promise<T>): Promise<T> => (ctx.onProgress ? p.then((r) => (ctx.onProgress!(++done, total), r)) : p);
+  ctx.onProgress?.(0, total);
+  const results = await Promise.all([...desired.map((d) => counted(planDesired(scope, d))), ...deletes.map((st) => counted(planDelete(scope, st)))]);
   const changes = results.filter((c): c is ResourceChange => c !== undefined).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   ctx.onLiveView?.(live);
 
