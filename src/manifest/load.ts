@@ -3,7 +3,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { isAlias, LineCounter, parseAllDocuments, visit, type Alias, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Alias, type Document } from 'yaml';
 import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory } from '../connect/types.js';
 import { positionOf, type JsonPath } from './positions.js';
 import { validateDocument } from './schema.js';
@@ -74,6 +74,72 @@ function toData(doc: Document, lines: LineCounter, file: string): { data: unknow
   }
 }
 
+/**
+ * Whether any mapping of the document repeats a key, as the yaml library compares keys (scalars by value).
+ * The library's own check looks at every earlier key of the map for each key, quadratic in a map's size
+ * (10,000 items in one document: 50 million comparisons); this is one pass with a Set per map. Iterative,
+ * so that a deeply nested document cannot overflow the stack here.
+ */
+const NO_KEY = Symbol('no key');
+
+function hasDuplicateKeys(doc: Document): boolean {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        // Other keys (collections, aliases) equal only themselves; an empty key is one key of its own.
+        const key = isScalar(pair.key) ? pair.key.value : pair.key === null || pair.key === undefined ? NO_KEY : undefined;
+        if (key !== undefined || isScalar(pair.key)) {
+          if (seen.has(key)) return true;
+          seen.add(key);
+        }
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isPair(node)) stack.push(node.key, node.value);
+  }
+  return false;
+}
+
+/**
+ * Runs `fn` with process.env a plain copy of itself. The yaml library's parser reads process.env.LOG_TOKENS
+ * (a debugging hook) once per token, and process.env is slow to read (each read calls into the C++
+ * environment): a third of parsing time, a million reads for 10,000 items. Parsing is synchronous, so no
+ * other code runs while the copy is in place; it is always put back.
+ */
+function withPlainEnv<T>(fn: () => T): T {
+  const real = process.env;
+  process.env = { ...real };
+  try {
+    return fn();
+  } finally {
+    process.env = real;
+  }
+}
+
+/**
+ * Every document of a file, with the yaml library's errors. Parsed without the library's quadratic
+ * duplicate-key check; a file that does repeat a key (found in one linear pass) is parsed again with it, so
+ * that its errors, their order and their positions are exactly the library's.
+ */
+function parseFile(text: string): { docs: Document.Parsed[]; lines: LineCounter } {
+  let lines = new LineCounter();
+  const parse = (uniqueKeys: boolean) => {
+    const parsed = withPlainEnv(() => parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys })) as Document.Parsed[] | Document.Parsed;
+    return Array.isArray(parsed) ? parsed : [parsed];
+  };
+  let docs = parse(false);
+  // A document with other errors is parsed again too: the library reports those and its duplicates in order.
+  if (docs.some((d) => d.errors.length > 0 || hasDuplicateKeys(d))) {
+    lines = new LineCounter();
+    docs = parse(true);
+  }
+  return { docs, lines };
+}
+
 function safeResolve(a: Alias, doc: Document): unknown {
   try {
     return a.resolve(doc);
@@ -125,7 +191,14 @@ interface ParsedDoc {
   invalid: JsonPath[];
 }
 
-const under = (path: JsonPath, prefix: JsonPath) => prefix.every((seg, i) => String(path[i]) === String(seg));
+const pathKey = (path: JsonPath) => JSON.stringify(path.map(String));
+
+/** Every prefix of every invalid path, so that "is anything under this path invalid?" is one lookup. */
+function invalidPrefixes(invalid: JsonPath[]): Set<string> {
+  const out = new Set<string>();
+  for (const p of invalid) for (let i = 0; i <= p.length; i++) out.add(pathKey(p.slice(0, i)));
+  return out;
+}
 
 export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResult {
   const env = opts.env ?? process.env;
@@ -160,7 +233,6 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
     // Positions name the file as the user would: relative to the working folder.
     const rel = relative(cwd, absolute);
     const file = rel && !rel.startsWith('..') ? rel : absolute;
-    const lines = new LineCounter();
     let text: string;
     try {
       text = readRegularFile(absolute, { maxBytes: LIMITS.manifest });
@@ -169,13 +241,14 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
       continue;
     }
     let parsed: Document.Parsed[];
+    let lines: LineCounter;
     try {
-      parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false }) as Document.Parsed[];
+      ({ docs: parsed, lines } = parseFile(text));
     } catch (err) {
       error({ file, line: 1, col: 1 }, `YAML: ${err instanceof RangeError ? 'the document is nested too deeply' : (err as Error).message.split('\n')[0]}`);
       continue;
     }
-    for (const doc of Array.isArray(parsed) ? parsed : [parsed]) {
+    for (const doc of parsed) {
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
           const { line, col } = lines.linePos(e.pos[0]);
@@ -222,7 +295,9 @@ function buildDocument(
   for (const m of (d.data.moved as { from: string; to: string }[] | undefined) ?? []) {
     manifest.moved.push({ from: m.from, to: m.to, pos: pos(['moved', manifest.moved.length], false) });
   }
-  const bad = (prefix: JsonPath) => d.invalid.some((p) => under(p, prefix));
+  const invalidUnder = invalidPrefixes(d.invalid);
+  const invalidAt = new Set(d.invalid.map(pathKey));
+  const bad = (prefix: JsonPath) => invalidUnder.size > 0 && invalidUnder.has(pathKey(prefix));
   if (d.invalid.some((p) => p.length === 0 || p[0] === 'vault' || p[0] === 'moved')) return;
   for (const [key, raw] of Object.entries((d.data.items as Obj | undefined) ?? {})) {
     if (!isObj(raw)) continue;
@@ -232,7 +307,7 @@ function buildDocument(
     const sections = Object.entries((item.sections as Record<string, string> | undefined) ?? {}).map(([k, label]) => ({ key: k, label }));
     const fields: DesiredField[] = [];
     const labels = new Map<string, string>();
-    const fieldsOk = isObj(item.fields) && !d.invalid.some((p) => p.length <= 3 && under(at, p.slice(0, 2)) && p[2] === 'fields');
+    const fieldsOk = isObj(item.fields) && !(invalidAt.size > 0 && invalidAt.has(pathKey([...at, 'fields'])));
     for (const [fkey, rawField] of Object.entries(fieldsOk ? (item.fields as Obj) : {})) {
       if (!isObj(rawField) || bad([...at, 'fields', fkey])) continue;
       const f = rawField;
@@ -263,9 +338,8 @@ function buildDocument(
 
       const type = (f.type as FieldType | undefined) ?? (purpose === 'PASSWORD' || gen ? 'CONCEALED' : 'STRING');
       const secretField = isSecretField(type, purpose);
-      const vpos = pos([...at, 'fields', fkey, 'value'], false);
       if (source.kind === 'literal' && secretField && f.allowLiteral !== true) {
-        error(vpos, `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);
+        error(pos([...at, 'fields', fkey, 'value'], false), `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);
       }
       if (env && source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
         error(pos([...at, 'fields', fkey, 'value', 'env'], false), `field "${fkey}": environment variable ${source.name} is not set (or is empty)`);
@@ -318,6 +392,15 @@ const where = (p: SourcePos) => `${p.file}:${p.line}:${p.col}`;
 function checkAcrossDocuments(manifest: Manifest, error: (pos: SourcePos, message: string) => void): void {
   const byAddress = new Map<string, DesiredItem>();
   const byTitle = new Map<string, DesiredItem>();
+  // What a reference's item names, by vault and title and by vault and key: the first item in manifest order.
+  const firstByTitle = new Map<string, number>();
+  const firstByKey = new Map<string, number>();
+  manifest.items.forEach((item, i) => {
+    const t = `${item.vault}\u0000${item.title}`;
+    const k = `${item.vault}\u0000${item.key}`;
+    if (!firstByTitle.has(t)) firstByTitle.set(t, i);
+    if (!firstByKey.has(k)) firstByKey.set(k, i);
+  });
   for (const item of manifest.items) {
     const dup = byAddress.get(item.address);
     if (dup) error(item.pos, `duplicate address ${item.address} (also at ${where(dup.pos)})`);
@@ -332,7 +415,10 @@ function checkAcrossDocuments(manifest: Manifest, error: (pos: SourcePos, messag
       if (f.source.kind !== 'ref') continue;
       const ref = parseRef(f.source.ref);
       if (!ref) continue;
-      const target = manifest.items.find((i) => i.vault === ref.vault && (i.title === ref.item || i.key === ref.item));
+      const byT = firstByTitle.get(`${ref.vault}\u0000${ref.item}`);
+      const byK = firstByKey.get(`${ref.vault}\u0000${ref.item}`);
+      const first = byT === undefined ? byK : byK === undefined ? byT : Math.min(byT, byK);
+      const target = first === undefined ? undefined : manifest.items[first];
       if (!target) continue; // not managed here: checked against Connect at plan time
       const section = ref.section === undefined ? undefined : target.sections.find((s) => s.key === ref.section || s.label === ref.section);
       const exists = target.fields.some((tf) => (tf.label === ref.field || tf.key === ref.field) && (ref.section === undefined || tf.section === section?.key));

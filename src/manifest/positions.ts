@@ -1,9 +1,46 @@
 // Source positions of YAML nodes, found by the JSON path of the value they hold.
 
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { SourcePos } from './types.js';
 
 export type JsonPath = (string | number)[];
+
+/**
+ * Work done finding positions: map entries looked at. Tests read it to pin that finding the position of
+ * every field of N items costs O(N), not O(N²) (a linear search of a map of N items per lookup).
+ */
+export const positionWork = { entries: 0 };
+
+/** Maps with more entries than this are looked up through an index built once per map. */
+const INDEX_FROM = 8;
+const keyIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+const keyText = (p: Pair) => (isScalar(p.key) ? String(p.key.value) : String(p.key));
+
+/** The first entry of `map` whose key reads as `seg` (as a linear search would find it). */
+function pairOf(map: YAMLMap, seg: string): Pair | undefined {
+  const items = map.items as unknown[];
+  if (items.length <= INDEX_FROM) {
+    for (const p of items) {
+      positionWork.entries++;
+      if (isPair(p) && keyText(p) === seg) return p;
+    }
+    return undefined;
+  }
+  let index = keyIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of items) {
+      positionWork.entries++;
+      if (!isPair(p)) continue;
+      const k = keyText(p);
+      if (!index.has(k)) index.set(k, p);
+    }
+    keyIndex.set(map, index);
+  }
+  positionWork.entries++;
+  return index.get(seg);
+}
 
 /**
  * Where `path` is written: the key of the last map entry when `preferKey`, else its value. A path that
@@ -16,7 +53,7 @@ export function positionOf(doc: Document, lines: LineCounter, file: string, path
     const seg = path[i];
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) break;
       node = pair.value;
       at = (last && preferKey ? (pair.key as Node) : (pair.value as Node | null)) ?? (pair.key as Node);
