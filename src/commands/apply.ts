@@ -11,6 +11,7 @@ import { StateStore } from '../state/store.js';
 import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
 import { inline } from '../ui/sanitize.js';
+import { refreshProgress } from '../ui/status.js';
 import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
 
@@ -145,10 +146,11 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
       await checkPlanLive(saved!, liveMissing, conn.client);
       plan = restoreLiterals(planFile, io.env, paths[0]);
     } else {
+      const refresh = refreshProgress(); // on a terminal's stderr only, erased before the plan is shown
       plan = await makePlan(
-        { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+        { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
         { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, mode },
-      );
+      ).finally(() => refresh.clear());
     }
     const violations = checkSafety(plan, Object.keys(store.state.resources).length, flags.safety);
     if (violations.length > 0 && !flags.force) {

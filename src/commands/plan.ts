@@ -11,6 +11,7 @@ import { appendStepSummary } from '../ui/github.js';
 import { renderPlanJson } from '../ui/json.js';
 import { renderPlanMarkdown } from '../ui/markdown.js';
 import { renderPlanText } from '../ui/text.js';
+import { refreshProgress } from '../ui/status.js';
 import { writePlanFile } from '../plan/planFile.js';
 import { checkBackend, loadOrFail, printDiagnostics, type IO } from './common.js';
 
@@ -72,10 +73,11 @@ export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mod
   const conn = await openConnection(flags, io.env);
   try {
     checkBackend(state, flags.state, conn.backend);
+    const refresh = refreshProgress(); // `refreshing 1,200/3,000 items` on a terminal's stderr only, erased before the plan
     const plan = await makePlan(
-      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
       { manifest, state, targets: flags.target, rotate: flags.rotate, mode },
-    );
+    ).finally(() => refresh.clear());
     for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
       plan.diagnostics.push({ severity: 'warning', message: `${v.message}: apply will refuse this plan without --force` });
     }

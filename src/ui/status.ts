@@ -59,14 +59,25 @@ export function renderRefreshProgress(done: number, total: number): string {
  * A plan's refresh progress on the terminal: an onProgress callback for makePlan and a clear() to call before
  * the plan is shown; both do nothing off a terminal.
  */
-export function refreshProgress(stream: StatusStream = process.stderr, opts: StatusOptions = {}): {
+export function refreshProgress(
+  stream: StatusStream = process.stderr,
+  opts: StatusOptions & { delayMs?: number } = {},
+): {
   onProgress?: (done: number, total: number) => void;
   clear(): void;
 } {
   const line = terminalStatusLine(stream, opts);
   if (!line) return { clear: () => undefined };
+  const now = opts.now ?? Date.now;
+  const started = now();
+  const delayMs = opts.delayMs ?? 250; // a plan faster than this draws nothing: no flicker on small plans
+  let drawn = false;
   return {
-    onProgress: (done, total) => line.update(renderRefreshProgress(done, total), done === 0 || done >= total),
+    onProgress: (done, total) => {
+      if (now() - started < delayMs) return;
+      line.update(renderRefreshProgress(done, total), !drawn || done >= total);
+      drawn = true;
+    },
     clear: () => line.clear(),
   };
 }

@@ -35,10 +35,22 @@ describe('terminalStatusLine', () => {
 });
 
 describe('refreshProgress', () => {
+  it('draws nothing for a plan that is done within its delay', () => {
+    let t = 0;
+    const term = fakeTerminal();
+    const r = refreshProgress(term.stream, { ci: false, now: () => t, delayMs: 250 });
+    for (let i = 0; i <= 50; i++) {
+      t += 4;
+      r.onProgress!(i, 50);
+    }
+    r.clear();
+    expect(term.writes).toEqual([]);
+  });
+
   it('says how many items are refreshed, the first and last always drawn, and clears before the plan', () => {
     let t = 0;
     const term = fakeTerminal();
-    const r = refreshProgress(term.stream, { ci: false, now: () => t });
+    const r = refreshProgress(term.stream, { ci: false, now: () => t, delayMs: 0 });
     r.onProgress!(0, 3000);
     for (let i = 1; i <= 3000; i++) {
       if (i % 100 === 0) t += 50;
