@@ -4,7 +4,7 @@
 // Wall time, and CPU time beside it: on a machine shared with other work the CPU time is the steadier figure.
 // Run with `npm run bench -- validate`. Not a test: nothing here is asserted.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -159,3 +159,4 @@ if (rows.length >= 2) {
   console.log(`  ${`${b.n}/${a.n}`.padStart(11)}${cols.map(ratio).join('')}`);
   console.log(`  target: ${b.n / a.n}x the items in at most ${((1.2 * b.n) / a.n).toFixed(0)}x the time; opsync validate of ${b.n} items under 2000 ms`);
 }
+rmSync(root, { recursive: true, force: true });
