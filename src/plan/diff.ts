@@ -117,8 +117,22 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
   // ignored or empty (Connect adds empty built-in fields such as notesPlain to some categories).
   const sectionIds = matchSections(item, live);
   const liveFields = live.fields ?? [];
+  // Several live fields can share a section and label: a template's empty built-in (real Connect adds
+  // `username` to every LOGIN) beside the field opsync made. A desired field takes the one of its own purpose,
+  // else one that holds a value, else the first.
+  const liveByIdentity = new Map<string, Field[]>();
+  for (const lf of liveFields) {
+    const key = fieldIdentity(liveSectionKey(lf, sectionIds), lf.label);
+    liveByIdentity.set(key, [...(liveByIdentity.get(key) ?? []), lf]);
+  }
+  const pick = (candidates: Field[], f: DesiredField): Field =>
+    candidates.find((lf) => (lf.purpose ?? '') === (f.purpose ?? '')) ?? candidates.find((lf) => !!lf.value) ?? candidates[0];
   const liveById = new Map<string, Field>();
-  for (const lf of liveFields) liveById.set(fieldIdentity(liveSectionKey(lf, sectionIds), lf.label), lf);
+  for (const f of item.fields) {
+    const key = fieldIdentity(f.section, f.label);
+    const candidates = liveByIdentity.get(key);
+    if (candidates && !liveById.has(key)) liveById.set(key, pick(candidates, f));
+  }
 
   const matched = new Set<Field>();
   const fieldOps: { removes: JsonPatchOp[]; changes: [JsonPatchOp, boolean][]; adds: [JsonPatchOp, boolean][] } = {

@@ -160,6 +160,16 @@ describe('diffItem', () => {
     expect(diff.put.sections).toEqual(expect.arrayContaining([{ id: 'b', label: 'B' }, { id: 'a', label: 'A' }]));
   });
 
+  it('takes the field it made, not the template\'s empty built-in of the same label', () => {
+    const d = desired({ category: 'LOGIN', sections: [], tags: [], urls: [], fields: [field('username')] });
+    const v = new Map([['username', 'app']]);
+    const live = liveOf(d, v);
+    // As our server (and real Connect's template) adds them: the built-ins after the fields sent.
+    live.fields = [...live.fields!, { id: 'username', label: 'username', type: 'STRING', purpose: 'USERNAME', value: '' }, { id: 'notesPlain', label: 'notesPlain', type: 'STRING', purpose: 'NOTES', value: '' }];
+    const diff = diffItem(d, v, live, { rotate: new Set() });
+    expect(diff.changes).toEqual([]);
+  });
+
   it('describes a create without secret values', () => {
     const changes = createChanges(desired());
     expect(changes).toContainEqual({ path: 'field password', kind: 'add', sensitive: true, note: 'sensitive value' });
