@@ -119,14 +119,14 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
   const liveFields = live.fields ?? [];
   // Several live fields can share a section and label: a template's empty built-in (real Connect adds
   // `username` to every LOGIN) beside the field opsync made. A desired field takes the one of its own purpose,
-  // else one that holds a value, else the first.
+  // else one that holds a value, else any; among equals the last (as export, which keeps the last of a repeated label).
   const liveByIdentity = new Map<string, Field[]>();
   for (const lf of liveFields) {
     const key = fieldIdentity(liveSectionKey(lf, sectionIds), lf.label);
     liveByIdentity.set(key, [...(liveByIdentity.get(key) ?? []), lf]);
   }
   const pick = (candidates: Field[], f: DesiredField): Field =>
-    candidates.find((lf) => (lf.purpose ?? '') === (f.purpose ?? '')) ?? candidates.find((lf) => !!lf.value) ?? candidates[0];
+    candidates.findLast((lf) => (lf.purpose ?? '') === (f.purpose ?? '')) ?? candidates.findLast((lf) => !!lf.value) ?? candidates[candidates.length - 1];
   const liveById = new Map<string, Field>();
   for (const f of item.fields) {
     const key = fieldIdentity(f.section, f.label);
