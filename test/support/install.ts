@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO } from '../e2e/cli.js';
+import { cliEnv, REPO } from '../e2e/cli.js';
 
 export interface Run {
   code: number;
@@ -34,14 +34,11 @@ export function bash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promi
  * variable matching `drop`), npm offline-first and strict about install scripts, plus `extra`.
  */
 export function userEnv(extra: Record<string, string> = {}, drop?: RegExp): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_|OP_CONNECT_|OPSYNC_|GITHUB_)/i.test(k) || drop?.test(k) || k === 'INIT_CWD' || k === 'FORCE_COLOR') continue;
-    env[k] = v;
-  }
+  // The CLI tests' environment (no Connect, opsync or GitHub settings, no colour), less this npm run's own.
+  const env = cliEnv();
+  for (const k of Object.keys(env)) if (/^npm_/i.test(k) || drop?.test(k) || k === 'INIT_CWD') delete env[k];
   return {
     ...env,
-    NO_COLOR: '1',
     npm_config_prefer_offline: 'true',
     npm_config_strict_allow_scripts: 'true',
     npm_config_fund: 'false',
