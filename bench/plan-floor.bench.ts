@@ -62,7 +62,7 @@ function manifestFor(vaults: number, perVault: number): Manifest {
       });
     }
   }
-  return { files: [], items, moved: [] };
+  return { files: [], items, moved: [], removed: [] };
 }
 
 /** A local resolver: the bench's values are literals and one environment variable (no request is made). */

@@ -112,7 +112,7 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
       clearInterval(timer);
     }
     reporter.finish();
-    progress(`${renderApplyResult(result)}\n`);
+    progress(`${renderApplyResult(result, plan)}\n`);
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -130,7 +130,7 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
   const manifest = planFile
     ? undefined
     : mode === 'destroy' && paths.length === 0
-      ? { files: [], items: [], moved: [] }
+      ? { files: [], items: [], moved: [], removed: [] }
       : loadOrFail(paths, io, flags.vaultDefaults);
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;

@@ -205,7 +205,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
   const cwd = opts.cwd ?? process.cwd();
   const diagnostics: Diagnostic[] = [];
   const error = (pos: SourcePos, message: string) => diagnostics.push({ ...pos, severity: 'error', message });
-  const manifest: Manifest = { files: [], items: [], moved: [] };
+  const manifest: Manifest = { files: [], items: [], moved: [], removed: [] };
 
   const files: string[] = [];
   for (const p of paths) {
@@ -292,12 +292,18 @@ function buildDocument(
 ): void {
   const pos = (path: JsonPath, atKey = true) => positionOf(d.doc, d.lines, d.file, path, atKey);
   const vault = d.data.vault as string;
-  for (const m of (d.data.moved as { from: string; to: string }[] | undefined) ?? []) {
-    manifest.moved.push({ from: m.from, to: m.to, pos: pos(['moved', manifest.moved.length], false) });
-  }
   const invalidUnder = invalidPrefixes(d.invalid);
   const invalidAt = new Set(d.invalid.map(pathKey));
   const bad = (prefix: JsonPath) => invalidUnder.size > 0 && invalidUnder.has(pathKey(prefix));
+  // An entry the schema refused (not a list, no from, a malformed address, destroy: true) is reported there, not
+  // built. Positions by the entry's index in this document (a second document's first entry is its [0]).
+  const list = <T>(key: string) => (Array.isArray(d.data[key]) ? (d.data[key] as T[]) : []);
+  list<{ from: string; to: string }>('moved').forEach((m, i) => {
+    if (!bad(['moved', i])) manifest.moved.push({ from: m.from, to: m.to, pos: pos(['moved', i], false) });
+  });
+  list<{ from: string }>('removed').forEach((r, i) => {
+    if (!bad(['removed', i])) manifest.removed.push({ from: r.from, pos: pos(['removed', i], false) });
+  });
   if (d.invalid.some((p) => p.length === 0 || p[0] === 'vault' || p[0] === 'moved')) return;
   for (const [key, raw] of Object.entries((d.data.items as Obj | undefined) ?? {})) {
     if (!isObj(raw)) continue;
@@ -425,8 +431,20 @@ function checkAcrossDocuments(manifest: Manifest, error: (pos: SourcePos, messag
       if (!exists) error(f.pos, `field "${f.key}": reference ${f.source.ref} names no field of ${target.address}`);
     }
   }
+  const movedFrom = new Map<string, SourcePos>();
   for (const m of manifest.moved) {
     if (!byAddress.has(m.to)) error(m.pos, `moved: ${m.to} is not declared in the manifests`);
     if (byAddress.has(m.from)) error(m.pos, `moved: ${m.from} is still declared; a moved resource keeps only its new address`);
+    if (!movedFrom.has(m.from)) movedFrom.set(m.from, m.pos);
+  }
+  const removedAt = new Map<string, SourcePos>();
+  for (const r of manifest.removed) {
+    const item = byAddress.get(r.from);
+    if (item) error(r.pos, `removed: ${r.from} is still declared (at ${where(item.pos)}); remove its item from the manifests, or drop this removed block`);
+    const first = removedAt.get(r.from);
+    if (first) error(r.pos, `removed: ${r.from} is already removed (at ${where(first)})`);
+    else removedAt.set(r.from, r.pos);
+    const moved = movedFrom.get(r.from);
+    if (moved) error(r.pos, `removed: ${r.from} is also moved (at ${where(moved)}); a resource is either moved or removed`);
   }
 }

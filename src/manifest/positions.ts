@@ -57,8 +57,9 @@ export function positionOf(doc: Document, lines: LineCounter, file: string, path
       if (!pair) break;
       node = pair.value;
       at = (last && preferKey ? (pair.key as Node) : (pair.value as Node | null)) ?? (pair.key as Node);
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
+    } else if (isSeq(node) && (typeof seg === 'number' || /^\d+$/.test(seg))) {
+      // Schema paths give indices as text ("removed/3/from").
+      const item = node.items[Number(seg)];
       if (!item) break;
       node = item;
       at = item as Node;

@@ -75,6 +75,9 @@ function describe(e: ErrorObject): SchemaProblem | undefined {
     case 'dependencies':
       return { path, atKey: true, message: `${human(path)}: ${String(p.property)} needs ${String(p.missingProperty)}` };
     case 'const':
+      if (path[0] === 'removed' && path[path.length - 1] === 'destroy') {
+        return { path, atKey: false, message: `${human(path)} must be false (the item stays in Connect); remove the resource from the manifests to delete it` };
+      }
       return { path, atKey: false, message: `${human(path)} must be ${JSON.stringify(p.allowedValue)}` };
     default:
       return { path, atKey: false, message: `${human(path)} ${e.message ?? 'is invalid'}` };

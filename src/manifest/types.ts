@@ -86,11 +86,22 @@ export interface MovedBlock {
   pos: SourcePos;
 }
 
+/**
+ * `removed: [{ from: <address>, destroy: false }]`: the resource leaves the manifests and the state, and its
+ * item stays in Connect (Terraform's `removed { lifecycle { destroy = false } }`). Only `destroy: false`.
+ */
+export interface RemovedBlock {
+  from: string;
+  pos: SourcePos;
+}
+
 export interface Manifest {
   /** Files read, in order. */
   files: string[];
   items: DesiredItem[];
   moved: MovedBlock[];
+  /** Always present; [] when no document has a `removed:` list. */
+  removed: RemovedBlock[];
 }
 
 export interface LoadResult {

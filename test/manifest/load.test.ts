@@ -151,7 +151,7 @@ moved:
     expect(lines).toEqual([
       'm.yaml:5:5: error: items.a.bogus: unknown property',
       'm.yaml:11:7: error: items.a.fields.both: a field takes either value or generate, not both',
-      'm.yaml:14:13: error: items.b.ignore.0 must be one of title, category, tags, urls, sections, fields, fields.<key>',
+      'm.yaml:14:14: error: items.b.ignore.0 must be one of title, category, tags, urls, sections, fields, fields.<key>',
       expect.stringMatching(/^m\.yaml:7:37: error: field "pw" is secret \(CONCEALED\): a literal value would put it in git/),
       'm.yaml:8:43: error: field "e": environment variable MISSING_VAR is not set (or is empty)',
       'm.yaml:9:44: error: field "f": file nope.pem does not exist or is not a file',
@@ -175,6 +175,63 @@ items:
       expect.stringMatching(/^m\.yaml:4:3: error: duplicate title "Same" in vault P/),
       expect.stringMatching(/^m\.yaml:5:18: error: field "r": reference op:\/\/P\/Same\/nope names no field of P\/a/),
     ]);
+  });
+
+  it('reads removed blocks (destroy: false only) and checks them against the items and each other', () => {
+    const { manifest, diagnostics } = load({
+      'm.yaml': 'vault: P\nitems:\n  a: {}\nremoved:\n  - { from: P/old, destroy: false }\n  - from: Other/gone\n',
+      'n.yaml': 'vault: Q\nitems: {}\nremoved:\n  - { from: Q/x }\n',
+    });
+    expect(diagnostics).toEqual([]);
+    expect(manifest.removed).toEqual([
+      { from: 'P/old', pos: { file: 'm.yaml', line: 5, col: 5 } },
+      { from: 'Other/gone', pos: { file: 'm.yaml', line: 6, col: 5 } },
+      // The entry's index in its own document, not in the manifest.
+      { from: 'Q/x', pos: { file: 'n.yaml', line: 4, col: 5 } },
+    ]);
+    expect(load({ 'm.yaml': 'vault: P\nitems:\n  a: {}\n' }).manifest.removed).toEqual([]);
+
+    const bad = load({
+      'm.yaml': `vault: P
+items:
+  a: {}
+removed:
+  - { from: P/a }
+  - { from: P/old }
+  - { from: P/old, destroy: false }
+  - { from: not-an-address }
+  - { from: P/kill, destroy: true }
+  - { destroy: false }
+  - { from: P/x, bogus: 1 }
+  - { from: P/renamed }
+moved:
+  - { from: P/renamed, to: P/a }
+`,
+      'n.yaml': 'vault: Q\nremoved:\n  - { from: P/old }\n',
+    });
+    expect(bad.lines).toEqual([
+      'm.yaml:8:13: error: removed.3.from must be an address "<vault>/<key>"',
+      'm.yaml:9:30: error: removed.4.destroy must be false (the item stays in Connect); remove the resource from the manifests to delete it',
+      'm.yaml:10:5: error: removed.5: missing required property "from"',
+      'm.yaml:11:18: error: removed.6.bogus: unknown property',
+      'm.yaml:5:5: error: removed: P/a is still declared (at m.yaml:3:3); remove its item from the manifests, or drop this removed block',
+      'm.yaml:7:5: error: removed: P/old is already removed (at m.yaml:6:5)',
+      'm.yaml:12:5: error: removed: P/renamed is also moved (at m.yaml:14:5); a resource is either moved or removed',
+      'n.yaml:3:5: error: removed: P/old is already removed (at m.yaml:6:5)',
+    ]);
+    // Only the valid entries are built.
+    expect(bad.manifest.removed.map((r) => r.from)).toEqual(['P/a', 'P/old', 'P/old', 'P/renamed', 'P/old']);
+  });
+
+  it('reports moved and removed that are not lists, or hold no mappings, instead of throwing', () => {
+    const { lines, manifest } = load({ 'm.yaml': 'vault: P\nitems:\n  a: {}\nmoved: { x: 1 }\nremoved: [P/a, 3]\n' });
+    expect(lines).toEqual([
+      'm.yaml:4:8: error: moved must be array',
+      'm.yaml:5:11: error: removed.0 must be object',
+      'm.yaml:5:16: error: removed.1 must be object',
+    ]);
+    expect(manifest.moved).toEqual([]);
+    expect(manifest.removed).toEqual([]);
   });
 
   it('reports YAML syntax errors and missing paths', () => {
