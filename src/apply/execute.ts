@@ -7,14 +7,18 @@ import type { ConnectClient } from '../connect/client.js';
 import { ConnectError } from '../connect/errors.js';
 import type { FullItem } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
-import { desiredDigest } from '../plan/digest.js';
-import { createBody, diffItem } from '../plan/diff.js';
+import { KNOWN_AFTER_APPLY } from '../plan/dependencies.js';
+import { desiredDigest, fieldDigests } from '../plan/digest.js';
+import { createBody, diffItem, liveFieldsOf } from '../plan/diff.js';
 import { notOurCreate } from '../plan/recovery.js';
 import { recordVaultVersions } from '../plan/refresh.js';
 import { createResolver } from '../plan/resolve.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateStore } from '../state/store.js';
-import type { StateResource } from '../state/types.js';
+import type { RetiredItem, StateResource } from '../state/types.js';
+import { copiedValues } from './copied.js';
+import { applyReplace, type ReplaceCreate } from './replace.js';
+import { runInGraphOrder } from './schedule.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 
 export interface ApplyContext {
@@ -67,9 +71,18 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   const result: ApplyResult = { done: [], failed: [], skipped: [], interrupted: false, elapsedMs: 0 };
   const emit = opts.onEvent ?? (() => undefined);
 
-  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem) => {
+  /** The values each change wrote (set by valuesFor), for the field digests of its state entry. */
+  const written = new WeakMap<ResourceChange, ReadonlyMap<string, string>>();
+  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[]) => {
     const rotations: Record<string, string> = {};
     for (const f of desired.fields) if (f.source.kind === 'generate') rotations[f.key] = f.source.rotate ?? '';
+    // Field digests: of a write, from Connect's answer (generated values) and the values written; of a noop, as
+    // the plan saw live (accepting a generated value changed by hand); of a state-only noop, as recorded.
+    const values = written.get(change);
+    const fields =
+      values && item.fields
+        ? fieldDigests(desired, values, liveFieldsOf(desired, item), ctx.key)
+        : (change.fieldDigests ?? store.state.resources[change.movedFrom ?? change.address]?.fields ?? {});
     const entry: StateResource = {
       address: change.address,
       vaultId: item.vault.id,
@@ -78,21 +91,30 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       title: item.title,
       category: item.category,
       version: item.version,
-      digest: change.desiredDigest ?? '',
+      digest: digest ?? '',
+      ...(Object.keys(fields).length ? { fields } : {}),
       ...(Object.keys(rotations).length ? { rotations } : {}),
       ...(desired.protect ? { protect: true } : {}),
+      ...(retired?.length ? { retired } : {}),
       updatedAt: new Date().toISOString(),
     };
     return store.change({ op: 'resource', resource: entry, ...(change.movedFrom ? { movedFrom: change.movedFrom } : {}) });
   };
 
+  const copied = copiedValues({ client, store, resolver, changes: plan.changes, fail: (m) => new OpError(m) });
+  /**
+   * The values to write, which must be the ones planned: fields `(known after apply)` aside, copied from what
+   * this apply just wrote. The state records the digest of what is written, so the next plan is a no-op.
+   */
   const valuesFor = async (change: ResourceChange) => {
     const desired = change.desired!;
-    const values = await resolver.values(desired);
-    if (desiredDigest(desired, values, ctx.key) !== change.desiredDigest) {
+    const { values, after } = await copied.valuesOf(change);
+    const masked = after.size === 0 ? values : new Map([...values].map(([k, v]) => [k, after.has(k) ? KNOWN_AFTER_APPLY : v]));
+    if (desiredDigest(desired, masked, ctx.key) !== change.desiredDigest) {
       throw new OpError('desired values changed since the plan was made (environment, files or references differ); plan again');
     }
-    return { desired, values };
+    written.set(change, values);
+    return { desired, values, digest: after.size === 0 ? change.desiredDigest : desiredDigest(desired, values, ctx.key) };
   };
 
   const liveAtPlannedVersion = async (change: ResourceChange): Promise<FullItem> => {
@@ -109,12 +131,14 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
    * Create, recorded as pending first. If the answer was lost (reset, timeout), find what Connect created instead
    * of sending it twice; if Connect refused it, nothing was created and the pending record goes.
    */
-  const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>): Promise<FullItem> => {
+  const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>, replace?: ReplaceCreate): Promise<FullItem> => {
     const vaultId = change.vault.id!;
     const startedAt = new Date().toISOString();
-    await store.change({ op: 'pending', pending: { address: change.address, vaultId, vaultName: change.vault.name, title: desired.title, startedAt } });
+    // The create of a replace (src/apply/replace.ts) sends its own body and says which item it replaces.
+    const title = replace?.body.title ?? desired.title;
+    await store.change({ op: 'pending', pending: { address: change.address, vaultId, vaultName: change.vault.name, title, startedAt, ...(replace ? { replaces: replace.replaces } : {}) } });
     try {
-      return await client.createItem(vaultId, createBody(desired, values));
+      return await client.createItem(vaultId, replace?.body ?? createBody(desired, values));
     } catch (err) {
       if (!(err instanceof ConnectError) || !err.ambiguous) {
         // Refused: a later apply must not take a same-titled item for the one this create made.
@@ -123,7 +147,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       }
       const managed = new Set(Object.values(store.state.resources).map((r) => r.itemId));
       // A title filter right after a create may not show it yet: look again for a while before giving up.
-      const found = (await client.findItemsByTitleSettled(vaultId, desired.title)).filter((s) => !managed.has(s.id));
+      const found = (await client.findItemsByTitleSettled(vaultId, title)).filter((s) => !managed.has(s.id));
       if (found.length !== 1) throw err;
       const item = await client.getItem(vaultId, found[0].id);
       // Somebody else's item of that title is left alone; the pending record stays for the next plan to explain.
@@ -145,13 +169,13 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         return;
       }
       case 'create': {
-        const { desired, values } = await valuesFor(change);
-        await record(change, await create(change, desired, values), desired);
+        const { desired, values, digest } = await valuesFor(change);
+        await record(change, await create(change, desired, values), desired, digest);
         return;
       }
       case 'update': {
         const live = await liveAtPlannedVersion(change);
-        const { desired, values } = await valuesFor(change);
+        const { desired, values, digest } = await valuesFor(change);
         const diff = diffItem(desired, values, live, { rotate: new Set(change.rotate ?? []) });
         if (diff.recreate) throw new OpError('the item now needs to be recreated; plan again');
         const method = diff.needsPut ? 'put' : 'patch';
@@ -163,16 +187,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
               : await client.patchItem(change.vault.id!, live.id, diff.ops);
         // Real Connect answers a PUT with the version from before it: a write is one version on, whatever it says.
         const version = diff.changes.length === 0 ? live.version : Math.max(updated.version, live.version + 1);
-        await record(change, { ...updated, version }, desired);
+        await record(change, { ...updated, version }, desired, digest);
         return;
       }
-      case 'replace': {
-        await liveAtPlannedVersion(change);
-        const { desired, values } = await valuesFor(change);
-        await deleteItem(change);
-        await record(change, await create(change, desired, values), desired);
-        return;
-      }
+      case 'replace':
+        // Create-before-destroy, carrying over what opsync does not hold (src/apply/replace.ts).
+        return applyReplace({ client, liveAtPlannedVersion, valuesFor, create, record }, change);
       case 'delete': {
         if (!change.forgetOnly) {
           await liveAtPlannedVersion(change).catch((err: unknown) => {
@@ -184,6 +204,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         await forget(change.address);
         return;
       }
+      case 'forget':
+        // A removed: block: only the state entry goes; nothing is sent, the item stays as it is.
+        await forget(change.address);
+        return;
     }
   }
 
@@ -195,37 +219,40 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     }
   }
 
-  // Deletes first (a title may be freed for a create), then everything else; each phase bounded.
+  // Deletes first (a title may be freed for a create), then everything else in graph order: a resource after
+  // those it copies values from (src/apply/schedule.ts), independent ones in parallel; each phase bounded.
   const phases = [plan.changes.filter((c) => c.action === 'delete'), plan.changes.filter((c) => c.action !== 'delete')];
+  const visible = (c: ResourceChange) => c.action !== 'noop';
   for (const phase of phases) {
-    let next = 0;
-    const worker = async () => {
-      while (next < phase.length) {
-        const change = phase[next++];
-        const visible = change.action !== 'noop';
-        if (opts.signal?.aborted) {
+    await runInGraphOrder(
+      phase.map((change) => ({ address: change.address, after: (change.refs ?? []).map((r) => r.on), change })),
+      {
+        parallelism: opts.parallelism,
+        stop: () => {
+          if (!opts.signal?.aborted) return undefined;
           result.interrupted = true;
-          if (visible) {
-            result.skipped.push({ address: change.address, action: change.action, reason: 'interrupted' });
-            emit({ type: 'skipped', address: change.address, action: change.action, reason: 'interrupted' });
-          }
-          continue;
-        }
-        if (visible) emit({ type: 'start', address: change.address, action: change.action });
-        try {
+          return 'interrupted';
+        },
+        skip: ({ change }, reason) => {
+          if (!visible(change)) return;
+          result.skipped.push({ address: change.address, action: change.action, reason });
+          emit({ type: 'skipped', address: change.address, action: change.action, reason });
+        },
+        run: async ({ change }) => {
+          if (visible(change)) emit({ type: 'start', address: change.address, action: change.action });
           await run(change);
-          if (visible) {
+          if (visible(change)) {
             result.done.push({ address: change.address, action: change.action });
             emit({ type: 'done', address: change.address, action: change.action, itemId: store.state.resources[change.address]?.itemId, version: store.state.resources[change.address]?.version });
           }
-        } catch (err) {
+        },
+        failed: ({ change }, err) => {
           const error = describe(err);
           result.failed.push({ address: change.address, action: change.action, error });
           emit({ type: 'failed', address: change.address, action: change.action, error });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallelism, phase.length)) }, worker));
+        },
+      },
+    );
   }
   // Each vault the plan touched: its contentVersion, where the state now matches live, so that the next plan
   // of an unmoved vault costs no item list (src/plan/refresh.ts). Skipped when interrupted: it only saves requests.

@@ -3,12 +3,14 @@
 import type { FullItem } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
 import type { StateResource } from '../state/types.js';
-import { diffItem } from './diff.js';
-import { UNCREATABLE_CATEGORIES, type PlanScope } from './scope.js';
+import { diffItem, generatedDrift } from './diff.js';
+import { fieldDigests } from './digest.js';
+import { planReplace } from './replace.js';
+import type { PlanScope } from './scope.js';
 import type { ResourceChange } from './types.js';
 
 export function compare(
-  scope: Pick<PlanScope, 'error'>,
+  scope: Pick<PlanScope, 'error' | 'key'>,
   d: DesiredItem,
   base: ResourceChange,
   values: Map<string, string>,
@@ -17,29 +19,32 @@ export function compare(
   rotations: Set<string>,
   reasons: string[],
 ): ResourceChange {
-  const { error } = scope;
   const diff = diffItem(d, values, full, { rotate: rotations });
   const out: ResourceChange = { ...base, itemId: full.id, plannedVersion: full.version, reasons: [...base.reasons, ...reasons] };
+  // Generated values are known only by the digests the state records: a live one with another digest was
+  // changed outside opsync since it last wrote or accepted the item (only possible when live moved).
+  const generated = st && full.version !== st.version ? generatedDrift(d, diff.liveFields, st.fields, rotations, scope.key) : [];
+  const changes = [...diff.changes, ...generated];
   if (st && full.version !== st.version) {
-    out.drift = { stateVersion: st.version, liveVersion: full.version, ...(diff.changes.length === 0 ? { ignored: true } : {}) };
-    if (diff.changes.length > 0) out.reasons.push('drift: changed outside opsync');
+    out.drift = { stateVersion: st.version, liveVersion: full.version, ...(changes.length === 0 ? { ignored: true } : {}) };
+    if (changes.length > 0) out.reasons.push('drift: changed outside opsync');
   }
   if (st && st.digest !== base.desiredDigest) out.reasons.push(st.digest === '' ? 'imported: compared in full' : 'manifest changed');
   if (rotations.size > 0) {
     out.rotate = [...rotations];
     out.reasons.push('rotation requested');
   }
-  if (diff.recreate) {
-    out.action = 'replace';
-    out.changes = diff.changes;
-    out.reasons.push('category changed: the item is deleted and created again');
-    if (d.protect) error(`${d.address} is protected but its category change would delete and recreate it`, d.address, d.pos);
-    if (UNCREATABLE_CATEGORIES.has(d.category)) error(`${d.address}: a category change to ${d.category} would recreate the item, and real Connect refuses to create ${d.category} items`, d.address, d.pos);
+  // Create-before-destroy, carrying over the values opsync does not hold itself (replace.ts).
+  if (diff.recreate) return planReplace(scope, d, { ...out, changes: diff.changes }, full, values, rotations, st, 'category');
+  if (diff.changes.length === 0) {
+    // Nothing to send (a changed generated value cannot be restored, only shown): apply records what the item
+    // holds, as digests, and so accepts it.
+    out.changes = generated;
+    out.fieldDigests = fieldDigests(d, values, diff.liveFields, scope.key);
     return out;
   }
-  if (diff.changes.length === 0) return out;
   out.action = 'update';
-  out.changes = diff.changes;
+  out.changes = changes;
   out.method = diff.needsPut ? 'put' : 'patch';
   if (out.method === 'patch') out.patch = diff.redactedOps;
   return out;

@@ -5,7 +5,7 @@ import type { Field, FullItem, ItemInput, JsonPatchOp, Section } from '../connec
 import type { DesiredField, DesiredItem } from '../manifest/types.js';
 import { sameValue } from '../connect/dates.js';
 import type { AttrChange } from './types.js';
-import type { ResolvedValues } from './digest.js';
+import { fieldDigest, madeWithKey, type ResolvedValues } from './digest.js';
 import {
   createBody,
   desiredSections,
@@ -32,6 +32,8 @@ export interface ItemDiff {
   redactedOps: JsonPatchOp[];
   /** The full replacement body (real values). */
   put: ItemInput;
+  /** The live field each desired field was matched to, by field key (undefined: it is to be added). */
+  liveFields: Map<string, Field | undefined>;
 }
 
 export interface DiffOptions {
@@ -81,6 +83,47 @@ function addFieldChange(f: DesiredField): AttrChange {
   return { path: fieldPath(f), kind: 'add', sensitive: false, after: f.source.value };
 }
 
+/**
+ * The live field each desired field is matched to, by field key (undefined: none, the field is to be added).
+ * By (section, label); several live fields can share a section and label: a template's empty built-in (real
+ * Connect adds `username` to every LOGIN) beside the field opsync made. A desired field takes the one of its own
+ * purpose, else one that holds a value, else any; among equals the last (as export, which keeps the last of a
+ * repeated label). A purpose field not found by label is the live field of that purpose (real Connect's built-in,
+ * which may carry another label): never a second one, which real Connect refuses.
+ */
+function matchFields(item: DesiredItem, live: FullItem, sectionIds: Map<string, string>): Map<string, Field | undefined> {
+  const liveFields = live.fields ?? [];
+  const liveByIdentity = new Map<string, Field[]>();
+  for (const lf of liveFields) {
+    const key = fieldIdentity(liveSectionKey(lf, sectionIds), lf.label);
+    liveByIdentity.set(key, [...(liveByIdentity.get(key) ?? []), lf]);
+  }
+  const pick = (candidates: Field[], f: DesiredField): Field =>
+    candidates.findLast((lf) => (lf.purpose ?? '') === (f.purpose ?? '')) ?? candidates.findLast((lf) => !!lf.value) ?? candidates[candidates.length - 1];
+  const liveById = new Map<string, Field>();
+  for (const f of item.fields) {
+    const key = fieldIdentity(f.section, f.label);
+    const candidates = liveByIdentity.get(key);
+    if (candidates && !liveById.has(key)) liveById.set(key, pick(candidates, f));
+  }
+  const matched = new Set<Field>();
+  const claimedByLabel = new Set(item.fields.map((f) => liveById.get(fieldIdentity(f.section, f.label))));
+  const byPurpose = (f: DesiredField) =>
+    f.purpose ? liveFields.find((lf) => lf.purpose === f.purpose && !matched.has(lf) && !claimedByLabel.has(lf)) : undefined;
+  const out = new Map<string, Field | undefined>();
+  for (const f of item.fields) {
+    const lf = liveById.get(fieldIdentity(f.section, f.label)) ?? byPurpose(f);
+    if (lf) matched.add(lf);
+    out.set(f.key, lf);
+  }
+  return out;
+}
+
+/** The live field each desired field is matched to, by field key, as diffItem matches them. */
+export function liveFieldsOf(item: DesiredItem, live: FullItem): Map<string, Field | undefined> {
+  return matchFields(item, live, matchSections(item, live));
+}
+
 export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullItem, opts: DiffOptions): ItemDiff {
   const changes: AttrChange[] = [];
   const ops: JsonPatchOp[] = [];
@@ -113,28 +156,12 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
     op({ op: live.urls ? 'replace' : 'add', path: '/urls', value: urls });
   }
 
-  // Fields: matched by (section, label). Live fields the manifest does not name are removed, unless
+  // Fields: matched by (section, label) (matchFields). Live fields the manifest does not name are removed, unless
   // ignored or empty (Connect adds empty built-in fields such as notesPlain to some categories).
   const sectionIds = matchSections(item, live);
   const liveFields = live.fields ?? [];
-  // Several live fields can share a section and label: a template's empty built-in (real Connect adds
-  // `username` to every LOGIN) beside the field opsync made. A desired field takes the one of its own purpose,
-  // else one that holds a value, else any; among equals the last (as export, which keeps the last of a repeated label).
-  const liveByIdentity = new Map<string, Field[]>();
-  for (const lf of liveFields) {
-    const key = fieldIdentity(liveSectionKey(lf, sectionIds), lf.label);
-    liveByIdentity.set(key, [...(liveByIdentity.get(key) ?? []), lf]);
-  }
-  const pick = (candidates: Field[], f: DesiredField): Field =>
-    candidates.findLast((lf) => (lf.purpose ?? '') === (f.purpose ?? '')) ?? candidates.findLast((lf) => !!lf.value) ?? candidates[candidates.length - 1];
-  const liveById = new Map<string, Field>();
-  for (const f of item.fields) {
-    const key = fieldIdentity(f.section, f.label);
-    const candidates = liveByIdentity.get(key);
-    if (candidates && !liveById.has(key)) liveById.set(key, pick(candidates, f));
-  }
-
-  const matched = new Set<Field>();
+  const liveFor = matchFields(item, live, sectionIds);
+  const matched = new Set([...liveFor.values()].filter((lf): lf is Field => lf !== undefined));
   const fieldOps: { removes: JsonPatchOp[]; changes: [JsonPatchOp, boolean][]; adds: [JsonPatchOp, boolean][] } = {
     removes: [],
     changes: [],
@@ -142,14 +169,8 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
   };
   const putFields: Field[] = [];
 
-  // A purpose field not found by label is the live field of that purpose (real Connect's built-in, which may
-  // carry another label): never a second one, which real Connect refuses.
-  const claimedByLabel = new Set(item.fields.map((f) => liveById.get(fieldIdentity(f.section, f.label))));
-  const byPurpose = (f: DesiredField) =>
-    f.purpose ? liveFields.find((lf) => lf.purpose === f.purpose && !matched.has(lf) && !claimedByLabel.has(lf)) : undefined;
   for (const f of item.fields) {
-    const lf = liveById.get(fieldIdentity(f.section, f.label)) ?? byPurpose(f);
-    if (lf) matched.add(lf);
+    const lf = liveFor.get(f.key);
     const isIgnored = ignored(item, `fields.${f.key}`);
     const regenerate = f.source.kind === 'generate' && opts.rotate.has(f.key);
     if (!lf) {
@@ -241,7 +262,33 @@ export function diffItem(item: DesiredItem, values: ResolvedValues, live: FullIt
     fields: [...putFields, ...keptLive],
     ...(live.favorite !== undefined ? { favorite: live.favorite } : {}),
   };
-  return { changes, recreate, needsPut, ops, redactedOps, put };
+  return { changes, recreate, needsPut, ops, redactedOps, put, liveFields: liveFor };
+}
+
+export const GENERATED_DRIFT_NOTE = 'changed outside opsync (generated value; --rotate to replace it)';
+
+/**
+ * Generated values changed outside opsync: each generated field whose digest the state records (under this
+ * key) and whose live value now has another one. Not a field that is ignored, regenerated by this plan, or
+ * gone from live (the diff adds it again). opsync cannot restore a generated value, so these are shown, not sent.
+ */
+export function generatedDrift(
+  item: DesiredItem,
+  liveFields: ReadonlyMap<string, Field | undefined>,
+  recorded: Readonly<Record<string, string>> | undefined,
+  rotate: ReadonlySet<string>,
+  key: Buffer,
+): AttrChange[] {
+  if (!recorded) return [];
+  const out: AttrChange[] = [];
+  for (const f of item.fields) {
+    if (f.source.kind !== 'generate' || rotate.has(f.key) || ignored(item, `fields.${f.key}`)) continue;
+    const was = recorded[f.key];
+    const lf = liveFields.get(f.key);
+    if (was === undefined || !lf || !madeWithKey(was, key)) continue;
+    if (fieldDigest(lf.value ?? '', key) !== was) out.push({ path: fieldPath(f), kind: 'change', sensitive: true, note: GENERATED_DRIFT_NOTE });
+  }
+  return out;
 }
 
 export { createBody };

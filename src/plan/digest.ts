@@ -57,3 +57,53 @@ export function desiredDigest(item: DesiredItem, values: ResolvedValues, key: Bu
   const payload = canonicalJson({ spec: specOf(item), values: Object.fromEntries([...values].sort()) });
   return 'hmac-sha256:' + createHmac('sha256', key).update(payload).digest('hex');
 }
+
+// Keyed digests of single field values (StateResource.fields): what a field held when opsync last wrote or
+// accepted it, generated values included, so a generated value changed by hand is drift. Each is an HMAC under
+// the digest key of a domain-separated input (so it never equals a desired digest, or a digest of another kind),
+// and names the key it was made with by a short key id, so that under another key opsync knows it cannot compare
+// (and falls back to comparing what it can) instead of taking every generated value for changed.
+// The key id is 16 bits of an HMAC of a constant: too short to confirm a guessed key.
+
+const FIELD_DOMAIN = 'opsync field value v1\u0000';
+export const FIELD_DIGEST_PATTERN = /^hmac-sha256:[0-9a-f]{4}:[0-9a-f]{64}$/;
+
+/** The 4 hex digits that name a digest key in field digests. */
+export function keyId(key: Buffer): string {
+  return createHmac('sha256', key).update('opsync key id v1').digest('hex').slice(0, 4);
+}
+
+export function fieldDigest(value: string, key: Buffer): string {
+  return `hmac-sha256:${keyId(key)}:${createHmac('sha256', key).update(FIELD_DOMAIN + value).digest('hex')}`;
+}
+
+/** Whether a recorded field digest was made with `key` (else it cannot be compared with a new one). */
+export function madeWithKey(digest: string, key: Buffer): boolean {
+  return digest.slice('hmac-sha256:'.length, 'hmac-sha256:'.length + 4) === keyId(key);
+}
+
+/**
+ * The field digests to record for an item, by field key: every field whose source is not `unmanaged`, and not
+ * ignored (`ignore: [fields.<key>]`, except generated ones: what the item holds is recorded and accepted).
+ * Generated values are read from `live` (Connect's answer to the write, or the item as planned); the others
+ * are the resolved values. `live` maps field keys to the live field the item's field was matched to.
+ */
+export function fieldDigests(
+  item: DesiredItem,
+  values: ResolvedValues,
+  live: ReadonlyMap<string, { value?: string } | undefined>,
+  key: Buffer,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of item.fields) {
+    if (f.source.kind === 'unmanaged') continue;
+    if (f.source.kind === 'generate') {
+      const lf = live.get(f.key);
+      if (lf) out[f.key] = fieldDigest(lf.value ?? '', key);
+    } else if (!item.ignore.includes(`fields.${f.key}`)) {
+      const v = values.get(f.key);
+      if (v !== undefined) out[f.key] = fieldDigest(v, key);
+    }
+  }
+  return out;
+}

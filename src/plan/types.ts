@@ -7,7 +7,11 @@ import type { DesiredItem, SourcePos } from '../manifest/types.js';
 
 export const PLAN_FORMAT_VERSION = 1;
 
-export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'noop';
+/**
+ * `forget`: a resource a `removed:` block names leaves the state; its item stays in Connect untouched (no
+ * request is sent for it).
+ */
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'forget' | 'noop';
 
 /** One attribute that differs, in words a reviewer reads. */
 export interface AttrChange {
@@ -68,6 +72,41 @@ export interface ResourceChange {
   movedFrom?: string;
   /** Generated fields (by key) that this change regenerates. */
   rotate?: string[];
+  /**
+   * noop only: keyed digests (src/plan/digest.ts fieldDigests, never values) of the managed field values the item
+   * holds as planned, generated ones read from live, by field key; apply records them in the state.
+   */
+  fieldDigests?: Record<string, string>;
+  /**
+   * Values this change copies from other resources of the same plan (`ref:` to a managed item): apply writes
+   * it after them. Fields of mode 'after' are `(known after apply)`: read from the dependency once it is written.
+   */
+  refs?: RefUse[];
+  /** replace only: how the item is replaced, create-before-destroy (src/plan/replace.ts). */
+  replace?: ReplaceDetail;
+}
+
+/**
+ * A replace: the resource moves to a new item, then the old one is deleted. `create`: the new item is created
+ * (carrying over the live values of generated and unmanaged fields), recorded with the old one as retired, then
+ * the old one deleted. `finish`: an interrupted replace already made the new item, which is `itemId` (updated
+ * if the manifest says so, adopted when the state does not record it yet): only the old ones are deleted.
+ */
+export interface ReplaceDetail {
+  stage: 'create' | 'finish';
+  /** The items deleted once the resource is on its new item; `gone`: already deleted when planned (only forgotten). */
+  retire: { itemId: string; vaultId: string; gone?: boolean }[];
+}
+
+/** How one field of a change gets a value from another resource of the plan (see src/plan/dependencies.ts). */
+export interface RefUse {
+  /** The field key of this change. */
+  field: string;
+  /** The address it depends on. */
+  on: string;
+  /** The referenced field's key in that resource's manifest, when declared there. */
+  onField?: string;
+  mode: 'manifest' | 'after' | 'live';
 }
 
 export interface PlanDiagnostic {
@@ -82,8 +121,14 @@ export interface PlanSummary {
   update: number;
   replace: number;
   delete: number;
+  /** Resources a `removed:` block drops from the state, their items left in Connect. */
+  forget: number;
   noop: number;
   drifted: number;
+  /** Addresses a `moved:` block renames (whatever else happens to the item). */
+  move: number;
+  /** `protect` turned on or off, recorded in the state (`protectChanged`). */
+  protect: number;
 }
 
 export interface Plan {
@@ -96,6 +141,8 @@ export interface Plan {
   manifests: string[];
   targets: string[];
   rotate: string[];
+  /** --replace addresses (absent in plans saved before it existed). */
+  replace?: string[];
   /** 'destroy' plans delete every managed resource. */
   mode: 'normal' | 'destroy';
   changes: ResourceChange[];
@@ -113,10 +160,12 @@ export function hasChanges(plan: Plan): boolean {
 }
 
 export function summarise(changes: ResourceChange[]): PlanSummary {
-  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, noop: 0, drifted: 0 };
+  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0 };
   for (const c of changes) {
     s[c.action] += 1;
     if (c.drift) s.drifted += 1;
+    if (c.movedFrom !== undefined) s.move += 1;
+    if (c.protectChanged) s.protect += 1;
   }
   return s;
 }

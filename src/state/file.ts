@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { STATE_FORMAT_VERSION, type StateFile } from './types.js';
 import { applyChange, journalPath, JournalFormatError, parseJournal, type JournalEntry } from './journal.js';
 import { FileReadError, LIMITS, readRegularFile, writeFileAtomic } from '../files.js';
+import { FIELD_DIGEST_PATTERN } from '../plan/digest.js';
 
 export class StateError extends Error {
   constructor(message: string) {
@@ -35,6 +36,13 @@ const MIGRATIONS: {
     from: 0,
     is: (doc) => isObject(doc.items) && !('resources' in doc) && !('pending' in doc),
     migrate: ({ items, ...rest }) => ({ ...rest, version: 1, resources: items, pending: {} }),
+  },
+  // v1 had no field digests (`fields`): its resources are v2 resources without them, and get them at their
+  // next write. Nothing else changed.
+  {
+    from: 1,
+    is: (doc) => isObject(doc.resources) && isObject(doc.pending) && Object.values(doc.resources).every((r) => !isObject(r) || !('fields' in r)),
+    migrate: (doc) => ({ ...doc, version: 2 }),
   },
 ];
 
@@ -75,12 +83,14 @@ const RESOURCE_KEYS: Record<string, 'string' | 'number' | 'boolean' | 'object'> 
   category: 'string',
   version: 'number',
   digest: 'string',
+  fields: 'object',
   rotations: 'object',
   protect: 'boolean',
+  retired: 'object',
   updatedAt: 'string',
 };
-const PENDING_KEYS: Record<string, 'string'> = { address: 'string', vaultId: 'string', vaultName: 'string', title: 'string', startedAt: 'string' };
-const OPTIONAL = new Set(['rotations', 'protect']);
+const PENDING_KEYS: Record<string, 'string'> = { address: 'string', vaultId: 'string', vaultName: 'string', title: 'string', startedAt: 'string', replaces: 'string' };
+const OPTIONAL = new Set(['fields', 'rotations', 'protect', 'retired', 'replaces']);
 
 /** The state's shape, strictly: unknown keys are refused, so nothing (a value, say) can ride along. */
 export function validateStateShape(doc: Record<string, unknown>, path: string): StateFile {
@@ -106,6 +116,22 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
         if (typeof e[k] !== type || e[k] === null) throw bad(`${where}.${k}`, `must be a ${type}`);
       }
       if (e.address !== address) throw bad(`${where}.address`, 'must equal its key');
+      if (e.fields !== undefined) {
+        if (Array.isArray(e.fields)) throw bad(`${where}.fields`, 'must be an object');
+        for (const [k, v] of Object.entries(e.fields as Record<string, unknown>)) {
+          // Digests only: nothing else (a value, say) can ride along.
+          if (typeof v !== 'string' || !FIELD_DIGEST_PATTERN.test(v)) throw bad(`${where}.fields.${k}`, 'must be a field digest (hmac-sha256:<key id>:<64 hex digits>)');
+        }
+      }
+      if (e.retired !== undefined) {
+        // Old items of a replace still to delete (src/apply/replace.ts): ids only.
+        if (!Array.isArray(e.retired)) throw bad(`${where}.retired`, 'must be an array');
+        for (const [i, r] of (e.retired as unknown[]).entries()) {
+          if (!isObject(r) || Object.keys(r).some((k) => k !== 'itemId' && k !== 'vaultId') || typeof r.itemId !== 'string' || typeof r.vaultId !== 'string') {
+            throw bad(`${where}.retired[${i}]`, 'must be an object with a string itemId and vaultId');
+          }
+        }
+      }
       if (e.rotations !== undefined) {
         if (Array.isArray(e.rotations)) throw bad(`${where}.rotations`, 'must be an object');
         for (const [k, v] of Object.entries(e.rotations as Record<string, unknown>)) {

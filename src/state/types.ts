@@ -1,7 +1,9 @@
-// The local state file: per managed item, its id and version, and a keyed digest of what was applied.
+// The local state file: per managed item, its id and version, and keyed digests of what was applied.
 // Never a secret value.
 
-export const STATE_FORMAT_VERSION = 1;
+// Version 2 added `fields` (version 1 files are read and upgraded in memory: their resources lack it until
+// their next write).
+export const STATE_FORMAT_VERSION = 2;
 
 export interface StateResource {
   address: string;
@@ -14,11 +16,29 @@ export interface StateResource {
   version: number;
   /** HMAC of the desired spec (with resolved values) that was applied. Key is not in the state. */
   digest: string;
+  /**
+   * By field key: a keyed digest (src/plan/digest.ts fieldDigest) of each managed field's value (every source
+   * but `unmanaged`) as opsync last wrote or accepted it, generated values included (from Connect's answer).
+   * Never a value. Absent in resources not written since version 2: their generated values are not compared.
+   */
+  fields?: Record<string, string>;
   /** Rotation key of each generated field at the time it was generated, by field key. */
   rotations?: Record<string, string>;
   /** The manifest said protect: true when it was applied; kept so a resource removed from the manifests is still protected. */
   protect?: boolean;
+  /**
+   * Old items of a replace still to delete: the resource is already on its new item (create-before-destroy,
+   * src/apply/replace.ts). Recorded with the new item, dropped once they are deleted; the next plan deletes
+   * any a crash left. Absent when none.
+   */
+  retired?: RetiredItem[];
   updatedAt: string;
+}
+
+/** An item a replace left behind, to delete (see `StateResource.retired`). */
+export interface RetiredItem {
+  itemId: string;
+  vaultId: string;
 }
 
 /** A create that was started but not confirmed: the next plan looks the title up and adopts what it finds. */
@@ -28,6 +48,8 @@ export interface PendingCreate {
   vaultName: string;
   title: string;
   startedAt: string;
+  /** The create of a replace: the id of the item it replaces, deleted once the new one is recorded. */
+  replaces?: string;
 }
 
 export interface StateFile {

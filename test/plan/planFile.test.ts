@@ -43,7 +43,7 @@ const resource = (key: string, itemId: string): StateResource => ({
 });
 
 const STATE: StateFile = {
-  version: 1,
+  version: 2,
   lineage: 'lin',
   serial: 4,
   resources: { 'Production/a': resource('a', ID('a')), 'Production/b': resource('b', ID('b')) },
@@ -69,7 +69,7 @@ const plan = (changes: ResourceChange[]): Plan => ({
   mode: 'normal',
   changes,
   diagnostics: [],
-  summary: { create: 0, update: 0, replace: 0, delete: 0, noop: 0, drifted: 0 },
+  summary: { create: 0, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0 },
 });
 
 let dir: string;
