@@ -2,6 +2,7 @@
 
 import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
+import { cycleDiagnostics } from '../plan/graph.js';
 import type { Manifest, VaultDefaults } from '../manifest/types.js';
 import { UserError } from '../errors.js';
 import type { PlanDiagnostic } from '../plan/types.js';
@@ -78,8 +79,11 @@ export function requirePaths(paths: string[]): string[] {
 }
 
 /** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
-export function loadOrFail(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkEnv = true): Manifest {
-  const { manifest, diagnostics } = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv });
+export function loadOrFail(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkEnv = true, checkSources = true): Manifest {
+  const loaded = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv, checkSources });
+  const { manifest } = loaded;
+  // References between the manifests' items must not go round in a circle (plan checks again, with ids).
+  const diagnostics = loaded.diagnostics.some((d) => d.severity === 'error') ? loaded.diagnostics : [...loaded.diagnostics, ...cycleDiagnostics(manifest.items)];
   for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   // On stderr, so that `--format json > plan.json` stays clean; the runner reads workflow commands there too.
   if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.err(githubAnnotations(diagnostics));

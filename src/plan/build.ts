@@ -10,9 +10,12 @@ import type { StateFile } from '../state/types.js';
 import { VERSION } from '../version.js';
 import { planDelete } from './delete.js';
 import { planDesired } from './desired.js';
+import { removedWarnings } from './forget.js';
+import { buildGraph, describeCycle, findCycle } from './graph.js';
 import { applyMoves } from './moves.js';
 import { createLiveView, type LiveView } from './refresh.js';
 import { createResolver } from './resolve.js';
+import { checkSelection } from './select.js';
 import type { PlanScope } from './scope.js';
 import { PLAN_FORMAT_VERSION, summarise, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
 
@@ -35,6 +38,8 @@ export interface PlanRequest {
   targets?: string[];
   /** "ADDRESS" (every generated field) or "ADDRESS:FIELD". */
   rotate?: string[];
+  /** Addresses to replace (create-before-destroy) although nothing requires it. */
+  replace?: string[];
   mode?: 'normal' | 'destroy';
 }
 
@@ -53,11 +58,23 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
 
   const { resources, movedFrom } = applyMoves(req.state.resources, req.manifest.moved, error);
 
-  const desired = mode === 'destroy' ? [] : req.manifest.items.filter((i) => inTargets(i.address, targets));
+  // A target, rotation or replacement that names nothing is an error with the closest names, and then nothing
+  // is planned or refreshed (select.ts).
+  const unselected = checkSelection({ items: req.manifest.items, resources, targets, rotate, replace: req.replace });
+  for (const message of unselected) error(message);
+
+  const desired = mode === 'destroy' || unselected.length > 0 ? [] : req.manifest.items.filter((i) => inTargets(i.address, targets));
   const desiredByAddress = new Map(req.manifest.items.map((i) => [i.address, i]));
-  for (const r of rotate) {
-    const address = r.includes(':') ? r.slice(0, r.lastIndexOf(':')) : r;
-    if (!desiredByAddress.has(address)) error(`--rotate ${r}: no resource ${address} in the manifests`);
+
+  // Vaults and items as the state knows them, so a reference by id is an edge too.
+  const graph = buildGraph(desired, {
+    vaultIds: new Map(Object.values(resources).map((r) => [r.address, r.vaultId])),
+    itemIds: new Map(Object.values(resources).map((r) => [r.address, r.itemId])),
+  });
+  const cycle = findCycle(graph);
+  if (cycle) {
+    const { message, pos } = describeCycle(cycle);
+    error(message, cycle[0].from, pos);
   }
 
   const live = createLiveView(client, req.state);
@@ -70,16 +87,22 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     resources,
     movedFrom,
     desiredByAddress,
+    removed: new Set((req.manifest.removed ?? []).map((r) => r.from)),
     managedIds: new Map(Object.values(resources).map((r) => [r.itemId, r.address])),
     rotate,
+    replace: req.replace ?? [],
     mode,
+    graph: cycle ? buildGraph([]) : graph,
+    planned: new Map(),
+    resolved: new Map(),
     error,
   };
 
   const desiredSet = new Set(desired.map((d) => d.address));
-  const deletes = Object.values(resources).filter(
+  const deletes = (unselected.length > 0 ? [] : Object.values(resources)).filter(
     (r) => inTargets(r.address, targets) && (mode === 'destroy' || !desiredByAddress.has(r.address)) && !desiredSet.has(r.address),
   );
+  diagnostics.push(...removedWarnings(req.manifest.removed ?? [], resources, req.state));
   for (const [address] of Object.entries(req.state.pending)) {
     if (!desiredByAddress.has(address)) {
       diagnostics.push({ severity: 'warning', address, message: `an interrupted create of ${address} was recorded, but the resource left the manifests; check the vault for an item titled "${req.state.pending[address].title}"` });
@@ -90,7 +113,12 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
   let done = 0;
   const counted = <T>(p: Promise<T>): Promise<T> => (ctx.onProgress ? p.then((r) => (ctx.onProgress!(++done, total), r)) : p);
   ctx.onProgress?.(0, total);
-  const results = await Promise.all([...desired.map((d) => counted(planDesired(scope, d))), ...deletes.map((st) => counted(planDelete(scope, st)))]);
+  // Every resource's promise is registered before any starts: a dependent waits for what it references,
+  // wherever it is declared.
+  const start = new Map<string, (change: Promise<ResourceChange | undefined>) => void>();
+  for (const d of cycle ? [] : desired) scope.planned.set(d.address, new Promise((resolve) => start.set(d.address, resolve)));
+  for (const d of cycle ? [] : desired) start.get(d.address)!(counted(planDesired(scope, d)));
+  const results = await Promise.all([...scope.planned.values(), ...deletes.map((st) => counted(planDelete(scope, st)))]);
   const changes = results.filter((c): c is ResourceChange => c !== undefined).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   ctx.onLiveView?.(live);
 
@@ -104,6 +132,7 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     manifests: req.manifest.files.map((f) => relative(process.cwd(), f) || f),
     targets,
     rotate,
+    replace: req.replace ?? [],
     mode,
     changes,
     diagnostics,

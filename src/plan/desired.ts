@@ -5,9 +5,12 @@ import type { Vault } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
 import type { StateResource } from '../state/types.js';
 import { compare } from './compare.js';
+import { dependencyValues, markKnownAfterApply } from './dependencies.js';
 import { createChanges } from './diff.js';
 import { desiredDigest } from './digest.js';
+import { crossVaultError } from './moves.js';
 import { notOurCreate } from './recovery.js';
+import { planReplaceFirst } from './replace.js';
 import { ResolveError } from './resolve.js';
 import { UNCREATABLE_CATEGORIES, type PlanScope } from './scope.js';
 import type { ResourceChange } from './types.js';
@@ -24,6 +27,19 @@ function rotationsFor(item: DesiredItem, st: StateResource | undefined, rotate: 
 }
 
 export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<ResourceChange | undefined> {
+  // What it copies from resources of this plan is resolved once they are planned (dependencies.ts).
+  const deps = await dependencyValues(scope, d);
+  if (!deps) return undefined;
+  const change = await judge(scope, d, deps.overrides);
+  if (!change || deps.refs.length === 0) return change;
+  change.refs = deps.refs;
+  if (change.action === 'noop') return change;
+  // A dependent changes because of what it copies: say so, rather than "manifest changed".
+  const reasons = deps.reasons.length > 0 ? [...change.reasons.filter((r) => r !== 'manifest changed'), ...deps.reasons] : change.reasons;
+  return { ...change, reasons, changes: markKnownAfterApply(change.changes, d, deps.refs) };
+}
+
+async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<string, string>): Promise<ResourceChange | undefined> {
   const { client, error, live, movedFrom } = scope;
   const vault = await live.findVault(d.vault);
   if (!vault) {
@@ -32,12 +48,13 @@ export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<Res
   }
   const st = scope.resources[d.address];
   if (st && st.vaultId !== vault.id) {
-    error(`${d.address} is managed in vault ${st.vaultName} (${st.vaultId}) but the manifest now names vault "${d.vault}"; moving items between vaults is not supported: \`opsync state rm\` it and import it again`, d.address, d.pos);
+    error(crossVaultError(d.address, st, d.vault, movedFrom.get(d.address)), d.address, d.pos);
     return undefined;
   }
   let values: Map<string, string>;
   try {
-    values = await scope.resolver.values(d);
+    values = await scope.resolver.values(d, overrides);
+    scope.resolved.set(d.address, values);
   } catch (err) {
     if (err instanceof ResolveError) {
       error(err.message, d.address, d.fields.find((f) => f.key === err.field)?.pos ?? d.pos);
@@ -65,6 +82,10 @@ export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<Res
     base.protectChanged = true;
     base.reasons.push(d.protect ? 'protect: true (recorded in state)' : 'protect removed (recorded in state)');
   }
+
+  // An interrupted replace is finished, and --replace forces one, before the usual judgement (replace.ts).
+  const replaced = await planReplaceFirst(scope, d, { vault, values, rotations, base, st });
+  if (replaced !== undefined) return replaced ?? undefined;
 
   if (st) {
     const summary = await live.summary(vault.id, st.itemId);

@@ -2,9 +2,9 @@
 // which are read from Connect. Values stay in memory; errors name the source, never a value.
 
 import type { ConnectClient } from '../connect/client.js';
-import { CONNECT_ID, type FullItem, type Vault } from '../connect/types.js';
+import { CONNECT_ID, type Field, type FullItem, type Vault } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
-import { parseRef, resolveLocalValue } from '../manifest/values.js';
+import { parseRef, resolveLocalValue, type ParsedRef } from '../manifest/values.js';
 
 export class ResolveError extends Error {
   constructor(
@@ -18,8 +18,22 @@ export class ResolveError extends Error {
 }
 
 export interface Resolver {
-  /** Field key -> value, for every field whose value opsync manages (not generate/unmanaged). */
-  values(item: DesiredItem): Promise<Map<string, string>>;
+  /**
+   * Field key -> value, for every field whose value opsync manages (not generate/unmanaged). `overrides`: values
+   * already known for some fields (copied from another resource of the plan, see dependencies.ts), used as given.
+   */
+  values(item: DesiredItem, overrides?: ReadonlyMap<string, string>): Promise<Map<string, string>>;
+}
+
+/** The field of a referenced item that `op://vault/item/[section/]field` names: by label or id, in the section named. */
+export function findRefField(target: FullItem, ref: ParsedRef): Field | undefined {
+  const sections = target.sections ?? [];
+  return (target.fields ?? []).find((tf) => {
+    if (tf.label !== ref.field && tf.id !== ref.field) return false;
+    if (ref.section === undefined) return true;
+    const s = sections.find((x) => x.id === tf.section?.id);
+    return s !== undefined && (s.id === ref.section || s.label === ref.section);
+  });
 }
 
 export function createResolver(client: ConnectClient, env: NodeJS.ProcessEnv, vaults: () => Promise<Vault[]>): Resolver {
@@ -41,7 +55,7 @@ export function createResolver(client: ConnectClient, env: NodeJS.ProcessEnv, va
         }
         const found = await client.findItemsByTitle(vault.id, itemRef);
         if (found.length === 0) {
-          throw new Error(`item "${itemRef}" not found in vault "${vault.name}" (if this apply creates it, apply it first: --target <its address>)`);
+          throw new Error(`item "${itemRef}" not found in vault "${vault.name}" (a reference to an item of the manifests must name its vault and title as the manifest writes them)`);
         }
         if (found.length > 1) throw new Error(`${found.length} items are titled "${itemRef}" in vault "${vault.name}"; use the item id`);
         return client.getItem(vault.id, found[0].id);
@@ -52,22 +66,20 @@ export function createResolver(client: ConnectClient, env: NodeJS.ProcessEnv, va
   }
 
   return {
-    async values(item) {
+    async values(item, overrides) {
       const out = new Map<string, string>();
       for (const f of item.fields) {
         const src = f.source;
+        const given = overrides?.get(f.key);
+        if (given !== undefined) {
+          out.set(f.key, given);
+          continue;
+        }
         try {
           if (src.kind === 'ref') {
             const ref = parseRef(src.ref);
             if (!ref) throw new Error(`malformed reference ${src.ref}`);
-            const target = await refItem(ref.vault, ref.item);
-            const sections = target.sections ?? [];
-            const field = (target.fields ?? []).find((tf) => {
-              if (tf.label !== ref.field && tf.id !== ref.field) return false;
-              if (ref.section === undefined) return true;
-              const s = sections.find((x) => x.id === tf.section?.id);
-              return s !== undefined && (s.id === ref.section || s.label === ref.section);
-            });
+            const field = findRefField(await refItem(ref.vault, ref.item), ref);
             if (!field) throw new Error(`reference ${src.ref}: no such field`);
             out.set(f.key, field.value ?? '');
           } else {

@@ -6,7 +6,8 @@ import type { DesiredItem } from '../manifest/types.js';
 import type { StateFile, StateResource } from '../state/types.js';
 import type { LiveView } from './refresh.js';
 import type { Resolver } from './resolve.js';
-import type { PlanDiagnostic } from './types.js';
+import type { DependencyGraph } from './graph.js';
+import type { PlanDiagnostic, ResourceChange } from './types.js';
 
 export interface PlanScope {
   client: ConnectClient;
@@ -22,10 +23,20 @@ export interface PlanScope {
   movedFrom: ReadonlyMap<string, string>;
   /** Every manifest resource by address (targets or not). */
   desiredByAddress: ReadonlyMap<string, DesiredItem>;
+  /** Addresses `removed:` blocks name: forgotten, not deleted, when they leave the manifests (forget.ts). */
+  removed?: ReadonlySet<string>;
   /** Managed item id -> its address. */
   managedIds: ReadonlyMap<string, string>;
   rotate: readonly string[];
+  /** --replace: addresses to replace (create-before-destroy) although nothing requires it (src/plan/replace.ts). */
+  replace: readonly string[];
   mode: 'normal' | 'destroy';
+  /** `ref:` edges between the resources planned. */
+  graph: DependencyGraph;
+  /** Address -> its planned change (undefined when it has errors), for dependents to wait on. */
+  planned: Map<string, Promise<ResourceChange | undefined>>;
+  /** Address -> its resolved values (in memory only, never in the Plan), for dependents that copy one. */
+  resolved: Map<string, ReadonlyMap<string, string>>;
   error(message: string, address?: string, pos?: PlanDiagnostic['pos']): void;
 }
 
