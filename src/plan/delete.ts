@@ -1,13 +1,15 @@
 // A managed resource that left the manifests (or every one, for destroy): delete it, or only forget it when
-// its item is already gone.
+// its item is already gone. One that a `removed:` block names is forgotten instead, its item kept (forget.ts).
 
 import type { StateResource } from '../state/types.js';
+import { planForget } from './forget.js';
 import type { LiveSummary } from './refresh.js';
 import type { PlanScope } from './scope.js';
 import type { ResourceChange } from './types.js';
 
 export async function planDelete(scope: PlanScope, st: StateResource): Promise<ResourceChange | undefined> {
   const { error, mode } = scope;
+  if (scope.removed?.has(st.address)) return planForget(st);
   const protect = st.protect || scope.desiredByAddress.get(st.address)?.protect;
   if (protect) {
     error(`${st.address} is protected and would be deleted; set protect: false and apply first, or forget it with \`opsync state rm ${st.address}\``, st.address);

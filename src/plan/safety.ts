@@ -28,7 +28,8 @@ const pct = (n: number) => `${Number.isInteger(n) ? n : n.toFixed(1)}%`;
 
 /**
  * The limits a plan breaks. `managed` is the number of items in state when the plan was made. Destroy
- * plans are exempt (destroying is what was asked); deletes of items already gone only forget them.
+ * plans are exempt (destroying is what was asked); deletes of items already gone only forget them, and
+ * forgets (`removed:` blocks) delete nothing: neither counts.
  */
 export function checkSafety(plan: Plan, managed: number, limits: SafetyLimits): SafetyViolation[] {
   if (plan.mode === 'destroy' || managed === 0) return [];

@@ -7,6 +7,7 @@ export type Style =
   | 'remove'
   | 'change'
   | 'replace'
+  | 'forget'
   | 'drift'
   | 'comment'
   | 'hunk'
@@ -34,6 +35,7 @@ const SGR: Record<Style, string> = {
   remove: '\u001b[31m',
   change: '\u001b[33m',
   replace: '\u001b[35m',
+  forget: '\u001b[34m',
   drift: '\u001b[36m',
   comment: '\u001b[2m',
   hunk: '\u001b[36m',
@@ -54,6 +56,7 @@ export const INK_COLOR: Record<Style, string | undefined> = {
   remove: 'red',
   change: 'yellow',
   replace: 'magenta',
+  forget: 'blue',
   drift: 'cyan',
   comment: 'gray',
   hunk: 'cyan',

@@ -2,12 +2,12 @@
 // one entry per resource (no-ops included), never a secret value: sensitive changes carry a note only,
 // and the desired spec (value sources) is left out.
 
-import { hasChanges, type AttrChange, type Plan, type ResourceChange } from '../plan/types.js';
+import { hasChanges, type AttrChange, type Plan, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import type { JsonPatchOp } from '../connect/types.js';
 import { SENSITIVE_NOTE } from './present.js';
 
 /** Bumped in its minor part for additions, in its major part for anything a consumer could trip on. */
-export const PLAN_JSON_FORMAT_VERSION = '1.1';
+export const PLAN_JSON_FORMAT_VERSION = '1.2';
 
 export interface PlanJsonChange {
   path: string;
@@ -98,6 +98,12 @@ function resourceToJson(c: ResourceChange): PlanJsonResourceChange {
   return out;
 }
 
+/** Every count, zeros included (a saved plan made before moves, protect changes and forgets were counted has none). */
+function summaryToJson(s: PlanSummary): PlanSummary {
+  const { create, update, replace, delete: del, forget = 0, noop, drifted, move = 0, protect = 0 } = s;
+  return { create, update, replace, delete: del, forget, noop, drifted, move, protect };
+}
+
 export function planToJson(plan: Plan): PlanJson {
   return {
     format_version: PLAN_JSON_FORMAT_VERSION,
@@ -108,7 +114,7 @@ export function planToJson(plan: Plan): PlanJson {
     has_changes: hasChanges(plan),
     targets: [...plan.targets],
     rotate: [...plan.rotate],
-    summary: { ...plan.summary },
+    summary: summaryToJson(plan.summary),
     resource_changes: plan.changes.map(resourceToJson),
     diagnostics: plan.diagnostics.map((d) => ({
       severity: d.severity,

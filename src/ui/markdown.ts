@@ -2,12 +2,13 @@
 // out, a collapsible section per vault with a table of changed attributes per item, never a secret value.
 // Every value is entity-escaped (no Markdown, HTML, @mention or #reference can come through a value).
 
-import { hasChanges, type Plan, type ResourceChange } from '../plan/types.js';
+import { hasChanges, summarise, type Plan, type ResourceChange } from '../plan/types.js';
 import {
   actionLabel,
   attrRows,
   byVault,
   driftText,
+  FORGET_NOTE,
   isShown,
   SENSITIVE_NOTE,
   summaryLine,
@@ -63,6 +64,7 @@ function itemBlock(c: ResourceChange): string {
   if (c.movedFrom && !c.reasons.some((r) => r.includes(c.movedFrom ?? ''))) notes.push(`Moved from ${code(c.movedFrom)}`);
   if (c.adopt) notes.push('Adopts the existing item with this title');
   if (c.forgetOnly) notes.push('Already gone: only forgotten from state');
+  if (c.action === 'forget') notes.push(md(FORGET_NOTE.charAt(0).toUpperCase() + FORGET_NOTE.slice(1)));
   if (c.rotate?.length) notes.push(`Regenerates: ${c.rotate.map(code).join(', ')}`);
   if (c.protect) notes.push('Protected');
   const drift = driftText(c);
@@ -85,16 +87,15 @@ function itemBlock(c: ResourceChange): string {
 }
 
 function vaultCounts(changes: ResourceChange[]): string {
-  const n = { create: 0, update: 0, replace: 0, delete: 0, noop: 0, drifted: 0 };
-  for (const c of changes) {
-    n[c.action] += 1;
-    if (c.drift) n.drifted += 1;
-  }
+  const n = summarise(changes);
   const parts = [
     n.create && `${n.create} to create`,
     n.update && `${n.update} to update`,
     n.replace && `${n.replace} to replace`,
     n.delete && `${n.delete} to delete`,
+    n.move && `${n.move} to move`,
+    n.protect && `${n.protect} to (un)protect`,
+    n.forget && `${n.forget} to forget`,
     n.drifted && `${n.drifted} drifted`,
     n.noop && `${n.noop} unchanged`,
   ].filter(Boolean);

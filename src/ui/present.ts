@@ -138,9 +138,9 @@ export function isShown(c: ResourceChange): boolean {
 }
 
 export interface ActionLabel {
-  /** "+", "~", "-/+", "-", "!", ">" */
+  /** "+", "~", "-/+", "-", ".", "!", ">" */
   marker: string;
-  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "drift", "moved", "protect", "unprotect" */
+  /** "create", "update (patch)", "update (replace whole item)", "replace", "delete", "forget", "drift", "moved", "protect", "unprotect" */
   words: string;
   style: Style;
 }
@@ -159,6 +159,9 @@ export function actionLabel(c: ResourceChange): ActionLabel {
       return { marker: '-/+', words: 'replace', style: 'replace' };
     case 'delete':
       return { marker: '-', words: c.forgetOnly ? 'delete (forget only)' : 'delete', style: 'remove' };
+    case 'forget':
+      // Terraform's symbol for a forget; its own colour, so it never reads as a delete.
+      return { marker: '.', words: 'forget', style: 'forget' };
     case 'noop':
       if (!c.drift && c.movedFrom) return { marker: '>', words: 'moved', style: 'change' };
       if (!c.drift && c.protectChanged) return { marker: '>', words: c.protect ? 'protect' : 'unprotect', style: 'change' };
@@ -194,6 +197,7 @@ export function detailLines(c: ResourceChange, indent = '  '): StyledLine[] {
   if (c.movedFrom && !c.reasons.some((r) => r.includes(c.movedFrom ?? ''))) comment(`moved from ${inline(c.movedFrom)}`);
   if (c.adopt) comment('adopts the existing item with this title');
   if (c.forgetOnly) comment('already gone: only forgotten from state');
+  if (c.action === 'forget') comment(FORGET_NOTE);
   if (c.rotate?.length) comment(`regenerates: ${c.rotate.map(inline).join(', ')}`);
   if (c.protect) comment('protected (protect: true)');
   const drift = driftText(c);
@@ -212,8 +216,24 @@ export function diagnosticLines(d: PlanDiagnostic): StyledLine[] {
   return out;
 }
 
+/** What a forget does, in Terraform's words. */
+export const FORGET_NOTE = 'will be removed from the state but not destroyed: the item stays in Connect as it is';
+
+/**
+ * The counts of a summary line: the four actions always, then moves, protect changes and forgets only when
+ * there are any (a summary of a saved plan made before they were counted has none), then unchanged and drifted.
+ */
 export function summaryCounts(s: PlanSummary): string {
-  return `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.noop} unchanged, ${s.drifted} drifted`;
+  const extra = [
+    s.move && `${s.move} to move`,
+    s.protect && `${s.protect} to (un)protect`,
+    s.forget && `${s.forget} to forget`,
+  ].filter(Boolean);
+  return [
+    `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete`,
+    ...extra,
+    `${s.noop} unchanged, ${s.drifted} drifted`,
+  ].join(', ');
 }
 
 /** The last line of a plan: `Plan: 2 to create, ... 1 drifted.` or `No changes. ...`. */

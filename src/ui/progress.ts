@@ -2,7 +2,7 @@
 
 import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { UserError } from '../errors.js';
-import type { ChangeAction } from '../plan/types.js';
+import type { ChangeAction, Plan, ResourceChange } from '../plan/types.js';
 import { createRateMeter, formatCount, formatDuration, formatEta, formatRate, percent, type RateSnapshot } from './rate.js';
 import { inline } from './sanitize.js';
 
@@ -11,10 +11,11 @@ const VERBS: Record<ChangeAction, { ing: string; ed: string; noun: string }> = {
   update: { ing: 'updating', ed: 'updated', noun: 'update' },
   replace: { ing: 'replacing', ed: 'replaced', noun: 'replace' },
   delete: { ing: 'deleting', ed: 'deleted', noun: 'delete' },
+  forget: { ing: 'forgetting', ed: 'forgotten', noun: 'forget' },
   noop: { ing: 'checking', ed: 'checked', noun: 'check' },
 };
 
-const MARKERS: Record<ChangeAction, string> = { create: '+', update: '~', replace: '-/+', delete: '-', noop: ' ' };
+const MARKERS: Record<ChangeAction, string> = { create: '+', update: '~', replace: '-/+', delete: '-', forget: '.', noop: ' ' };
 
 export function actionMarker(action: ChangeAction): string {
   return MARKERS[action];
@@ -49,26 +50,46 @@ export function formatElapsed(ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** `created 1, updated 2, deleted 1` (only actions that happened). */
+/** `1 created, 2 updated, 1 deleted` (only actions that happened). */
 export function doneByAction(done: ApplyResult['done']): string {
   const n = new Map<ChangeAction, number>();
   for (const d of done) n.set(d.action, (n.get(d.action) ?? 0) + 1);
-  return (['create', 'update', 'replace', 'delete', 'noop'] as const)
+  return (['create', 'update', 'replace', 'delete', 'forget', 'noop'] as const)
     .filter((a) => n.get(a))
     .map((a) => `${n.get(a)} ${VERBS[a].ed}`)
     .join(', ');
 }
 
-/** The headline of a finished apply. */
-export function resultHeadline(r: ApplyResult): string {
+/**
+ * `1 moved, 1 (un)protect recorded`: the state-only parts of the plan's changes that were carried out.
+ * A change that acts on its item counts when it is done; a noop (only its state entry changes) reports no
+ * event, so it counts when it did not fail, and not at all in an interrupted apply (it may not have run).
+ */
+export function stateChangesDone(r: ApplyResult, plan: Pick<Plan, 'changes'>): string {
+  const done = new Set(r.done.map((d) => d.address));
+  const failed = new Set(r.failed.map((f) => f.address));
+  const carriedOut = (c: ResourceChange) => (c.action === 'noop' ? !r.interrupted && !failed.has(c.address) : done.has(c.address));
+  let moved = 0;
+  let protect = 0;
+  for (const c of plan.changes) {
+    if (c.movedFrom === undefined && !c.protectChanged) continue;
+    if (!carriedOut(c)) continue;
+    if (c.movedFrom !== undefined) moved += 1;
+    if (c.protectChanged) protect += 1;
+  }
+  return [moved && `${moved} moved`, protect && `${protect} (un)protect recorded`].filter(Boolean).join(', ');
+}
+
+/** The headline of a finished apply; with the plan, moves and protect changes are counted too. */
+export function resultHeadline(r: ApplyResult, plan?: Pick<Plan, 'changes'>): string {
   const state = r.interrupted ? 'Apply interrupted' : r.failed.length ? 'Apply failed' : 'Apply complete';
   const counts = `${r.done.length} done, ${r.failed.length} failed, ${r.skipped.length} skipped`;
-  const detail = doneByAction(r.done);
+  const detail = [doneByAction(r.done), plan ? stateChangesDone(r, plan) : ''].filter(Boolean).join(', ');
   return `${state}: ${counts}${detail ? ` (${detail})` : ''}, in ${formatElapsed(r.elapsedMs)}.`;
 }
 
-export function renderApplyResult(r: ApplyResult): string {
-  const lines = [resultHeadline(r)];
+export function renderApplyResult(r: ApplyResult, plan?: Pick<Plan, 'changes'>): string {
+  const lines = [resultHeadline(r, plan)];
   if (r.interrupted) lines.push(`interrupted: ${r.skipped.length} operation${r.skipped.length === 1 ? '' : 's'} not started`);
   if (r.failed.length) {
     lines.push('Failed:');

@@ -43,6 +43,12 @@ describe('safety limits', () => {
     );
   });
 
+  it('does not count forgets (removed: blocks) as deletes: they delete nothing', () => {
+    const forgets = Array.from({ length: 8 }, (_, i) => change(i, 'forget'));
+    expect(checkSafety(plan(forgets), 10, DEFAULT_SAFETY)).toEqual([]);
+    expect(checkSafety(plan([...forgets, ...deletes(3).map((c, i) => ({ ...c, address: `V/d${i}` }))]), 10, DEFAULT_SAFETY).map((v) => v.count)).toEqual([3]);
+  });
+
   it('counts replaces on their own limit, and not deletes of items already gone', () => {
     const changes = [...Array.from({ length: 3 }, (_, i) => change(i, 'replace')), ...deletes(5, { forgetOnly: true })];
     const out = checkSafety(plan(changes), 10, DEFAULT_SAFETY);

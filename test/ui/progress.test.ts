@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApplyEvent } from '../../src/apply/types.js';
+import type { ResourceChange } from '../../src/plan/types.js';
 import {
   createApplyReporter,
   parseProgressMode,
@@ -7,6 +8,7 @@ import {
   renderApplyResult,
   renderProgressBar,
   renderProgressLine,
+  resultHeadline,
   formatElapsed,
   type ProgressMode,
 } from '../../src/ui/progress.js';
@@ -24,6 +26,8 @@ describe('renderApplyEvent', () => {
     expect(renderApplyEvent({ type: 'skipped', address: 'Staging/y', action: 'create', reason: 'interrupted' })).toBe(
       '+ Staging/y: create skipped: interrupted',
     );
+    expect(renderApplyEvent({ type: 'start', address: 'Staging/old', action: 'forget' })).toBe('. Staging/old: forgetting...');
+    expect(renderApplyEvent({ type: 'done', address: 'Staging/old', action: 'forget' })).toBe('. Staging/old: forgotten');
   });
 });
 
@@ -61,6 +65,46 @@ describe('renderApplyResult', () => {
         '  + a/3 (create): interrupted',
         '',
       ].join('\n'),
+    );
+  });
+  it('counts forgets, and with the plan the moves and protect changes it carried out', () => {
+    const change = (address: string, action: ResourceChange['action'], extra: Partial<ResourceChange> = {}): ResourceChange => ({
+      address,
+      action,
+      vault: { name: 'V' },
+      title: address,
+      category: 'LOGIN',
+      reasons: [],
+      changes: [],
+      ...extra,
+    });
+    const plan = {
+      changes: [
+        change('V/a', 'create'),
+        change('V/b', 'noop', { movedFrom: 'V/old-b' }),
+        change('V/c', 'update', { movedFrom: 'V/old-c' }),
+        change('V/d', 'noop', { protectChanged: true }),
+        change('V/e', 'forget'),
+        change('V/f', 'noop'),
+      ],
+    };
+    const done = [
+      { address: 'V/a', action: 'create' as const },
+      { address: 'V/c', action: 'update' as const },
+      { address: 'V/e', action: 'forget' as const },
+    ];
+    const r = { done, failed: [], skipped: [], interrupted: false, elapsedMs: 5 };
+    expect(renderApplyResult(r)).toBe('Apply complete: 3 done, 0 failed, 0 skipped (1 created, 1 updated, 1 forgotten), in 5ms.\n');
+    expect(renderApplyResult(r, plan)).toBe(
+      'Apply complete: 3 done, 0 failed, 0 skipped (1 created, 1 updated, 1 forgotten, 2 moved, 1 (un)protect recorded), in 5ms.\n',
+    );
+    // A move whose update failed did not happen; a state-only change of an interrupted apply may not have run.
+    const failed = { ...r, done: done.filter((d) => d.address !== 'V/c'), failed: [{ address: 'V/c', action: 'update' as const, error: 'x' }] };
+    expect(resultHeadline(failed, plan)).toBe('Apply failed: 2 done, 1 failed, 0 skipped (1 created, 1 forgotten, 1 moved, 1 (un)protect recorded), in 5ms.');
+    expect(resultHeadline({ ...r, interrupted: true }, plan)).toBe('Apply interrupted: 3 done, 0 failed, 0 skipped (1 created, 1 updated, 1 forgotten, 1 moved), in 5ms.');
+    // Only moves: no operation, still a line that says what was done.
+    expect(resultHeadline({ ...r, done: [] }, { changes: [change('V/b', 'noop', { movedFrom: 'V/old-b' })] })).toBe(
+      'Apply complete: 0 done, 0 failed, 0 skipped (1 moved), in 5ms.',
     );
   });
   it('formats elapsed time', () => {

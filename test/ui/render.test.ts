@@ -7,7 +7,8 @@ import { planToJson, renderPlanJson } from '../../src/ui/json.js';
 import { md, renderPlanMarkdown } from '../../src/ui/markdown.js';
 import { expectGolden } from './golden.js';
 import { bigPlan, fixturePlan, noChangePlan, SECRET } from './fixtures/plan.js';
-import type { Plan } from '../../src/plan/types.js';
+import { summarise, type Plan, type PlanSummary, type ResourceChange } from '../../src/plan/types.js';
+import { summaryCounts, summaryLine } from '../../src/ui/present.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/plan-output.schema.json', import.meta.url), 'utf8')) as object;
 
@@ -33,6 +34,8 @@ describe('text', () => {
       '~ update (replace whole item) Production/admin-login',
       '-/+ replace Production/tls-cert',
       '- delete Staging/old-token',
+      '. forget Staging/legacy-webhook',
+      '> protect Staging/signing-key',
       '! drift (ignored) Staging/cache',
     ]) {
       expect(text.split('\n')).toContain(h);
@@ -50,7 +53,7 @@ describe('text', () => {
     expect(lines).toContain('      +Owner: data team');
   });
   it('ends with the counts', () => {
-    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 4 unchanged, 4 drifted.');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 2 to create, 3 to update, 1 to replace, 2 to delete, 2 to move, 1 to (un)protect, 1 to forget, 5 unchanged, 4 drifted.');
     expect(renderPlanText(noChangePlan()).trimEnd().split('\n').at(-1)).toMatch(/^No changes\. /);
   });
   it('is colourless unless asked, and coloured with plain ANSI when asked', () => {
@@ -102,7 +105,7 @@ describe('json', () => {
   });
   it('keeps every resource, no-ops included, with snake_case keys', () => {
     const out = planToJson(fixturePlan());
-    expect(out.format_version).toBe('1.1');
+    expect(out.format_version).toBe('1.2');
     expect(out.resource_changes.map((r) => r.action)).toContain('noop');
     const db = out.resource_changes.find((r) => r.address === 'Production/db-primary');
     expect(db).toMatchObject({ method: 'patch', item_id: 'a1b2c3d4e5f6g7h8i9j0k1l2m3', planned_version: 7, drift: { state_version: 5, live_version: 7 } });
@@ -112,7 +115,7 @@ describe('json', () => {
 describe('markdown', () => {
   const out = renderPlanMarkdown(fixturePlan());
   it('puts the counts first and a collapsible section per vault', () => {
-    expect(out.split('\n')[2]).toContain('2 to create, 3 to update, 1 to replace, 2 to delete, 4 unchanged, 4 drifted');
+    expect(out.split('\n')[2]).toContain('2 to create, 3 to update, 1 to replace, 2 to delete, 2 to move, 1 to (un)protect, 1 to forget, 5 unchanged, 4 drifted');
     expect(out.match(/<details>/g)).toHaveLength(2);
     expect(out.match(/<\/details>/g)).toHaveLength(2);
     expect(out).toContain('<summary><b>Production</b>');
@@ -161,5 +164,71 @@ describe('no secret in any rendering', () => {
         expect(line, `${rc.address} ${c.path}`).toMatch(new RegExp(`^  [+~-] ${c.path}: \\(.*\\)$`));
       }
     }
+  });
+});
+
+describe('summary counts', () => {
+  const base = (address: string, action: ResourceChange['action'], extra: Partial<ResourceChange> = {}): ResourceChange => ({
+    address,
+    action,
+    vault: { id: 'q4kc2m7bz3x5w9n1r8t6y0v2ha', name: 'Production' },
+    title: address,
+    category: 'LOGIN',
+    reasons: [],
+    changes: [],
+    ...extra,
+  });
+
+  it('summarise counts moves and protect changes beside the action, and forgets as their own action', () => {
+    const s = summarise([
+      base('Production/a', 'create'),
+      base('Production/b', 'noop', { movedFrom: 'Production/old-b' }),
+      base('Production/c', 'update', { movedFrom: 'Production/old-c', protectChanged: true, protect: true }),
+      base('Production/d', 'noop', { protectChanged: true }),
+      base('Production/e', 'forget', { itemId: 'e'.repeat(26) }),
+      base('Production/f', 'delete', { forgetOnly: true }),
+    ]);
+    expect(s).toEqual({ create: 1, update: 1, replace: 0, delete: 1, forget: 1, noop: 2, drifted: 0, move: 2, protect: 2 });
+  });
+
+  it('shows the four actions always, the new kinds only when there are any', () => {
+    const zero = summarise([]);
+    expect(summaryCounts(zero)).toBe('0 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged, 0 drifted');
+    expect(summaryCounts({ ...zero, create: 1, move: 1, forget: 1 })).toBe(
+      '1 to create, 0 to update, 0 to replace, 0 to delete, 1 to move, 1 to forget, 0 unchanged, 0 drifted',
+    );
+    expect(summaryCounts({ ...zero, protect: 2, noop: 2 })).toBe('0 to create, 0 to update, 0 to replace, 0 to delete, 2 to (un)protect, 2 unchanged, 0 drifted');
+  });
+
+  it('a plan that only moves, protects or forgets is a change, and says which', () => {
+    const changes = [base('Production/b', 'noop', { movedFrom: 'Production/a', itemId: 'b'.repeat(26), plannedVersion: 1 }), base('Production/z', 'forget', { itemId: 'z'.repeat(26) })];
+    const plan: Plan = { ...fixturePlan(), changes, diagnostics: [], summary: summarise(changes) };
+    const text = renderPlanText(plan);
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 1 to move, 1 to forget, 1 unchanged, 0 drifted.');
+    expect(text).toContain('. forget Production/z\n');
+    expect(text).toContain('  # will be removed from the state but not destroyed: the item stays in Connect as it is');
+    expect(renderPlanMarkdown(plan)).toContain('1 to move, 1 to forget');
+    expect(planToJson(plan)).toMatchObject({ has_changes: true, summary: { move: 1, forget: 1, protect: 0 } });
+  });
+
+  it('a forget has its own symbol and colour, not a delete\'s', () => {
+    const prev = process.env.NO_COLOR;
+    delete process.env.NO_COLOR;
+    try {
+      const coloured = renderPlanText(fixturePlan(), { color: true });
+      expect(coloured).toContain('\u001b[34m. forget Staging/legacy-webhook\u001b[0m');
+      expect(coloured).toContain('\u001b[31m- delete Staging/old-token\u001b[0m');
+    } finally {
+      if (prev !== undefined) process.env.NO_COLOR = prev;
+    }
+  });
+
+  it('a saved plan whose summary predates these counts renders as before, and its JSON has zeros', () => {
+    const { move: _m, protect: _p, forget: _f, ...old } = summarise([base('Production/a', 'create')]);
+    const plan: Plan = { ...fixturePlan(), changes: [base('Production/a', 'create')], diagnostics: [], summary: old as PlanSummary };
+    expect(summaryLine(plan, true)).toBe('Plan: 1 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged, 0 drifted.');
+    const json = planToJson(plan);
+    expect(json.summary).toEqual({ create: 1, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0 });
+    expect(validator()(json)).toBe(true);
   });
 });

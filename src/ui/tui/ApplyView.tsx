@@ -126,10 +126,10 @@ function opsWindow(ops: Op[], height: number): { top: number; slice: Op[] } {
   return { top, slice: ops.slice(top, top + height) };
 }
 
-function Summary({ result, color }: { result: ApplyResult; color: boolean }) {
+function Summary({ result, plan, color }: { result: ApplyResult; plan: Plan; color: boolean }) {
   const lines: { text: string; style: Style }[] = [];
   const style: Style = result.interrupted || result.failed.length ? 'warning' : 'add';
-  lines.push({ text: resultHeadline(result), style });
+  lines.push({ text: resultHeadline(result, plan), style });
   if (result.interrupted) {
     lines.push({ text: `interrupted: ${result.skipped.length} operation${result.skipped.length === 1 ? '' : 's'} not started`, style: 'warning' });
   }
@@ -144,7 +144,8 @@ function Summary({ result, color }: { result: ApplyResult; color: boolean }) {
   return (
     <Box flexDirection="column">
       {lines.map((l, i) => (
-        <Text key={i} wrap="truncate-end" bold={color && l.style === 'heading'} {...ink(l.style, color)}>
+        // The headline wraps (its counts matter more than one line); the lists under it stay one line each.
+        <Text key={i} wrap={i === 0 ? 'wrap' : 'truncate-end'} bold={color && l.style === 'heading'} {...ink(l.style, color)}>
           {l.text}
         </Text>
       ))}
@@ -247,7 +248,7 @@ export function ApplyView({ plan, execute, color = !noColorRequested(), autoAppr
     if (outcome.error) {
       return <Text {...ink('error', color)}>{`Apply stopped by an error: ${inline(outcome.error.message)}`}</Text>;
     }
-    if (outcome.result) return <Summary result={outcome.result} color={color} />;
+    if (outcome.result) return <Summary result={outcome.result} plan={plan} color={color} />;
   }
 
   const n = counts(ops);
