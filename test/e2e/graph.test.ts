@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { filterEq } from '../../src/connect/client.js';
 import type { FullItem } from '../../src/connect/types.js';
 import { findLeak } from '../support/leaks.js';
-import { useSeededProject } from './cli.js';
+import { startTestServer } from '../support/server.js';
+import { runCli, tempProject, useSeededProject } from './cli.js';
 
 const SEED = `vaults:
   - name: Production
@@ -124,4 +125,26 @@ items:
     expect(r.stderr).toMatch(/m\.yaml:12:\d+/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   }
+});
+
+describe('against a realistic server (reads lag writes by 1 s, 409 on overlapping writes)', () => {
+  it('a first apply and a rotation reach the dependent in one run each, and the next plan is a no-op', { timeout: 240_000 }, async () => {
+    const srv = await startTestServer({ realistic: true });
+    try {
+      const dir = tempProject({ 'm.yaml': `vault: Private\nitems:\n${(APP + DB).replaceAll('op://Production/', 'op://Private/')}` });
+      const env = { OP_CONNECT_HOST: srv.url, OP_CONNECT_TOKEN: srv.token };
+      const run = (args: string[]) => runCli(args, { cwd: dir, env });
+      let r = await run(['apply', 'm.yaml', '--auto-approve']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      r = await run(['plan', 'm.yaml', '--format', 'text', '--detailed-exitcode']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      r = await run(['apply', 'm.yaml', '--auto-approve', '--rotate', 'Private/db-readonly']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toContain('Private/app');
+      r = await run(['plan', 'm.yaml', '--format', 'text', '--detailed-exitcode']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    } finally {
+      await srv.close();
+    }
+  });
 });
