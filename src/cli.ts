@@ -37,6 +37,7 @@ interface RawFlags extends CommonFlags {
   detailedExitcode?: boolean;
   target: string[];
   rotate: string[];
+  replace?: string[];
   autoApprove?: boolean;
   force?: boolean;
   lockTimeout: string;
@@ -87,6 +88,7 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     detailedExitcode: raw.detailedExitcode,
     target: raw.target ?? [],
     rotate: raw.rotate ?? [],
+    replace: raw.replace ?? [],
   };
 }
 
@@ -123,10 +125,11 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .command('validate')
     .description('check manifests against the schema and for meaning; every problem as file:line:col')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
-    .action((paths: string[], _raw: unknown, cmd: Command) =>
+    .option('--check-sources', 'also check that {env:} variables are set and {file:} sources are readable, as plan does')
+    .action((paths: string[], raw: { checkSources?: boolean }, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
-        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults);
+        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults, raw.checkSources === true);
       }),
     );
 
@@ -137,6 +140,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .addOption(new Option('--format <format>', 'text, json or markdown (default: Ink interface on a terminal, else text)'))
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
+    .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
@@ -149,6 +153,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml), or one saved plan file')
     .addOption(new Option('--format <format>', 'print the plan as text, json or markdown instead of the Ink interface'))
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
+    .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
     .option('--force', 'apply even when the plan deletes or replaces more than the safety limits allow')
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {

@@ -170,7 +170,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       }
       case 'create': {
         const { desired, values, digest } = await valuesFor(change);
-        await record(change, await create(change, desired, values), desired, digest);
+        const created = await create(change, desired, values);
+        // Not awaited: the pending record, durable before the request went out, covers a crash until this one is
+        // (the next group commit, or the flush at the end); so a create costs one fsync wait, not two.
+        void record(change, created, desired, digest);
         return;
       }
       case 'update': {
@@ -256,6 +259,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   }
   // Each vault the plan touched: its contentVersion, where the state now matches live, so that the next plan
   // of an unmoved vault costs no item list (src/plan/refresh.ts). Skipped when interrupted: it only saves requests.
+  await store.flush(); // every record durable (creates do not wait for theirs) before the apply says it is done
   if (!result.interrupted) await recordVaultVersions(client, store, plan.changes);
   result.elapsedMs = Date.now() - started;
   return result;

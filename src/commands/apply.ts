@@ -149,7 +149,7 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
       const refresh = refreshProgress(); // on a terminal's stderr only, erased before the plan is shown
       plan = await makePlan(
         { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
-        { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, mode },
+        { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
       ).finally(() => refresh.clear());
     }
     const violations = checkSafety(plan, Object.keys(store.state.resources).length, flags.safety);

@@ -28,11 +28,19 @@ export interface PlanFlags extends ConnectionFlags {
   detailedExitcode?: boolean;
   target: string[];
   rotate: string[];
+  /** --replace: addresses to replace (create-before-destroy) although nothing requires it. */
+  replace?: string[];
 }
 
-export function validateCommand(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}): number {
-  const manifest = loadOrFail(paths, io, vaultDefaults);
-  io.err(`${manifest.items.length} item(s) in ${manifest.files.length} file(s): valid.\n`);
+/**
+ * Schema and meaning only: {env:} variables and {file:} sources are not looked at (validate needs no secrets),
+ * unless `checkSources` (--check-sources), which checks them as plan does.
+ */
+export function validateCommand(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkSources = false): number {
+  const manifest = loadOrFail(paths, io, vaultDefaults, true, checkSources);
+  const unchecked = checkSources ? 0 : manifest.items.reduce((n, i) => n + i.fields.filter((f) => f.source.kind === 'env' || f.source.kind === 'file').length, 0);
+  const note = unchecked > 0 ? ` (${unchecked} env/file source(s) not checked: --check-sources checks them)` : '';
+  io.err(`${manifest.items.length} item(s) in ${manifest.files.length} file(s): valid${note}.\n`);
   return 0;
 }
 
@@ -76,7 +84,7 @@ export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mod
     const refresh = refreshProgress(); // `refreshing 1,200/3,000 items` on a terminal's stderr only, erased before the plan
     const plan = await makePlan(
       { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
-      { manifest, state, targets: flags.target, rotate: flags.rotate, mode },
+      { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
     ).finally(() => refresh.clear());
     for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
       plan.diagnostics.push({ severity: 'warning', message: `${v.message}: apply will refuse this plan without --force` });

@@ -182,12 +182,26 @@ export function checkPlanAgainstState(saved: SavedPlan, state: StateFile): { liv
       if (own) throw fail(c, `it is moved from ${c.movedFrom}, but the state already holds ${c.address}`);
     }
     const held = c.movedFrom !== undefined ? state.resources[c.movedFrom] : own;
+    if (c.replace) {
+      // A replace deletes only items the state ties to this address: its item, those an earlier replace left
+      // (retired), and the one an interrupted create of a replace was replacing.
+      if (c.action !== 'replace') throw fail(c, `a ${c.action} cannot retire items`);
+      const mine = new Set([held?.itemId, ...(held?.retired ?? []).map((r) => r.itemId), state.pending[c.address]?.replaces]);
+      for (const r of c.replace.retire) {
+        if (!mine.has(r.itemId)) throw fail(c, `it deletes item ${r.itemId}, which the state does not record for this address`);
+        if (r.vaultId !== c.vault.id) throw fail(c, `it deletes item ${r.itemId} in vault ${r.vaultId}, not the change's vault`);
+        if (r.itemId === c.itemId) continue;
+        if (items.has(r.itemId)) throw fail(c, `item ${r.itemId} has more than one change`);
+        items.add(r.itemId);
+      }
+    }
     if (c.adopt) {
       if (c.action === 'create' || c.action === 'delete') throw fail(c, `a ${c.action} cannot adopt`);
       // Recovering the interrupted create of a replace or re-create: the state still names the old item, which
       // must be gone (checked live).
       if (held && !state.pending[c.address]) throw fail(c, 'it adopts an item for an address the state already manages');
-      if (held) liveMissing.push(held);
+      // Not when the old item is the one an interrupted create-before-destroy replaces: it is still there, retired.
+      if (held && state.pending[c.address]?.replaces !== held.itemId) liveMissing.push(held);
       const other = managedBy.get(c.itemId!);
       if (other !== undefined) throw fail(c, `it adopts item ${c.itemId}, which the state manages as ${other}`);
       const pending = state.pending[c.address];

@@ -72,7 +72,7 @@ it('kill -9 while the create of a replace is in flight: one item, adopted, then 
   writeFileSync(join(dir, 'm.yaml'), manifest('PASSWORD'));
   await applyKilledDuringCreate();
   const items = await titled('Orders DB');
-  expect(items).toHaveLength(1); // the old one deleted, the new one created by the killed run
+  expect(items).toHaveLength(2); // create-before-destroy: the new one created by the killed run, the old one not yet deleted
   const plan = await cli(['plan', 'm.yaml', '--format', 'json']);
   const change = (JSON.parse(plan.stdout) as { resource_changes: { address: string; action: string; reasons: string[] }[] }).resource_changes.find((c) => c.address === 'Private/db')!;
   expect(change.action).not.toBe('create');
