@@ -4,9 +4,9 @@
 import { UserError } from '../errors.js';
 import { readState } from '../state/file.js';
 import { StateStore } from '../state/store.js';
-import type { StateResource } from '../state/types.js';
+import type { StateFile, StateResource } from '../state/types.js';
 import { inline } from '../ui/sanitize.js';
-import { warn, type IO } from './common.js';
+import type { IO } from './common.js';
 
 export interface StateFlags {
   state: string;
@@ -84,6 +84,28 @@ export async function stateRmCommand(addresses: string[], flags: StateFlags, io:
   }
 }
 
+/**
+ * A resource's vault is the vault id the state records; an address names its vault by name only as a key. So
+ * `state mv` renames within that vault: NEW's vault part must be the recorded vault's name or id (or the name
+ * the state last saw it under, for a renamed vault). Anything else is refused, as plan refuses a manifest
+ * resource whose vault is not its state vault: nothing here or there moves an item between vaults.
+ */
+function checkSameVault(state: StateFile, from: string, to: string): void {
+  const held = state.resources[from] ?? state.pending[from];
+  const toVault = to.slice(0, to.indexOf('/'));
+  const names = [held.vaultName, held.vaultId, state.vaults?.[held.vaultId]?.name];
+  if (names.includes(toVault)) return;
+  const what = state.resources[from] ? `item ${state.resources[from].itemId}` : `the interrupted create of ${from}`;
+  const toKey = to.slice(to.indexOf('/') + 1);
+  const key = toKey === from.slice(from.indexOf('/') + 1) ? '<new-key>' : toKey;
+  throw new UserError(
+    `state mv moves addresses within a vault; ${what} lives in vault ${held.vaultName} (id ${held.vaultId}), and ${to} names vault "${toVault}"; nothing was changed. ` +
+      `To keep the item where it is under a new address: \`opsync state mv ${from} ${held.vaultName}/${key}\`. ` +
+      `To manage an item in "${toVault}" instead: move it there in 1Password, then \`opsync state rm ${from}\` and \`opsync import\` it. ` +
+      `If "${toVault}" is the vault's new name, rename the address with a moved: block (plan matches vaults by id)`,
+  );
+}
+
 export async function stateMvCommand(from: string, to: string, flags: StateFlags, io: IO): Promise<number> {
   checkAddress(to);
   const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state mv' });
@@ -91,6 +113,7 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
     const s0 = store.state;
     if (!s0.resources[from] && !s0.pending[from]) throw new UserError(`${from} is not in ${flags.state} (see \`opsync state list\`)`);
     if (s0.resources[to] || s0.pending[to]) throw new UserError(`${to} is already in ${flags.state}; remove it first with \`opsync state rm ${to}\``);
+    checkSameVault(s0, from, to);
     store.update((s) => {
       if (s.resources[from]) s.resources[to] = { ...s.resources[from], address: to };
       if (s.pending[from]) s.pending[to] = { ...s.pending[from], address: to };
@@ -98,12 +121,6 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
       delete s.pending[from];
     });
     io.out(`Moved ${from} to ${to} in state; the item was not touched.\n`);
-    // Only a warning: the state cannot tell whether "X" is the vault's new name; plan decides by vault id.
-    const held = s0.resources[from] ?? s0.pending[from];
-    const toVault = to.slice(0, to.indexOf('/'));
-    if (toVault !== held.vaultName && toVault !== held.vaultId) {
-      warn(io, `${to} names vault "${toVault}" but the item is in vault ${held.vaultName} (${held.vaultId}); plan refuses that unless "${toVault}" is that vault's new name: an item cannot change vaults`);
-    }
     return 0;
   } finally {
     store.close();
