@@ -16,8 +16,16 @@ import { inline } from '../ui/sanitize.js';
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Check that {env: NAME} variables are set (default true; import needs no values). */
+  /**
+   * Check that {env: NAME} variables are set and read {file:} sources as plan reads them (default true);
+   * false: variables are not looked at and files only looked at (import and saved plans need no values).
+   */
   checkEnv?: boolean;
+  /**
+   * false: {env:} and {file:} sources are not looked at at all, whatever checkEnv says (`validate` without
+   * --check-sources: schema and meaning only, no secrets needed). Default true.
+   */
+  checkSources?: boolean;
   /** opsync.yaml's `vaults:` defaults, by the vault as manifests write it. */
   vaultDefaults?: Record<string, VaultDefaults>;
 }
@@ -277,15 +285,19 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
     }
   }
 
-  for (const d of docs) buildDocument(d, opts.checkEnv === false ? undefined : env, error, manifest, opts.vaultDefaults?.[d.data.vault as string] ?? {});
+  const sources: SourceChecks = opts.checkSources === false ? 'none' : opts.checkEnv === false ? 'files' : 'values';
+  for (const d of docs) buildDocument(d, sources, env, error, manifest, opts.vaultDefaults?.[d.data.vault as string] ?? {});
   checkAcrossDocuments(manifest, error);
   return { manifest, diagnostics };
 }
 
+/** values: variables set, files read; files: files only looked at (exists, regular, size); none: neither. */
+type SourceChecks = 'values' | 'files' | 'none';
+
 function buildDocument(
   d: ParsedDoc,
-  /** Undefined: environment variables are not checked. */
-  env: NodeJS.ProcessEnv | undefined,
+  sources: SourceChecks,
+  env: NodeJS.ProcessEnv,
   error: (pos: SourcePos, message: string) => void,
   manifest: Manifest,
   defaults: VaultDefaults,
@@ -347,12 +359,12 @@ function buildDocument(
       if (source.kind === 'literal' && secretField && f.allowLiteral !== true) {
         error(pos([...at, 'fields', fkey, 'value'], false), `field "${fkey}" is secret (${purpose === 'PASSWORD' ? 'purpose PASSWORD' : type}): a literal value would put it in git; use {env: NAME}, {file: path}, {ref: op://...} or generate, or say allowLiteral: true`);
       }
-      if (env && source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
+      if (sources === 'values' && source.kind === 'env' && (env[source.name] === undefined || env[source.name] === '')) {
         error(pos([...at, 'fields', fkey, 'value', 'env'], false), `field "${fkey}": environment variable ${source.name} is not set (or is empty)`);
       }
-      if (source.kind === 'file') {
+      if (source.kind === 'file' && sources !== 'none') {
         // Read as plan reads it when values are checked (binary content, size, FIFOs); else only looked at.
-        const problem = checkFileSource(source, env !== undefined);
+        const problem = checkFileSource(source, sources === 'values');
         if (problem) error(pos([...at, 'fields', fkey, 'value', 'file'], false), `field "${fkey}": ${problem}`);
       }
       if (source.kind === 'ref' && !parseRef(source.ref)) {

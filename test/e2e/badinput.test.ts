@@ -90,9 +90,9 @@ describe('crashes and hangs become one line', () => {
     mkfifo('manifests/pipe.yaml');
     expectOneLine(await cli(['plan', 'manifests']), /^manifests\/pipe\.yaml:1:1: error: cannot read: is a FIFO/);
     write('f.yaml', 'vault: Production\nitems:\n  x:\n    fields:\n      a: { type: CONCEALED, value: { file: /dev/zero } }\n');
-    expectOneLine(await cli(['validate', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file \/dev\/zero is not a regular file \(a device\)$/);
+    expectOneLine(await cli(['validate', '--check-sources', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file \/dev\/zero is not a regular file \(a device\)$/);
     write('f.yaml', 'vault: Production\nitems:\n  x:\n    fields:\n      a: { type: CONCEALED, value: { file: fifo.yaml } }\n');
-    expectOneLine(await cli(['validate', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file fifo\.yaml is not a regular file \(a FIFO\)$/);
+    expectOneLine(await cli(['validate', '--check-sources', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file fifo\.yaml is not a regular file \(a FIFO\)$/);
   });
 
   it('a manifest or a {file:} source over its size limit', async () => {
@@ -100,7 +100,7 @@ describe('crashes and hangs become one line', () => {
     expectOneLine(await cli(['validate', 'big.yaml']), /^big\.yaml:1:1: error: cannot read: is larger than 10 MiB/);
     write('big.pem', 'x'.repeat(1024 * 1024 + 1));
     write('f.yaml', 'vault: Production\nitems:\n  x:\n    fields:\n      a: { type: CONCEALED, value: { file: big.pem } }\n');
-    expectOneLine(await cli(['validate', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file big\.pem is larger than 1 MiB$/);
+    expectOneLine(await cli(['validate', '--check-sources', 'f.yaml']), /^f\.yaml:5:\d+: error: field "a": file big\.pem is larger than 1 MiB$/);
   });
 
   it('--state under a regular file, a FIFO or a device as the state', async () => {
@@ -258,7 +258,7 @@ describe('binary {file:} sources', () => {
   it('refuses content that is not UTF-8, naming the file, and stores it base64-encoded with encoding: base64', async () => {
     writeFileSync(join(ctx.dir, 'cert.der'), DER);
     write('m.yaml', 'vault: Production\nitems:\n  cert:\n    fields:\n      der: { type: CONCEALED, value: { file: cert.der } }\n');
-    expectOneLine(await cli(['validate', 'm.yaml']), /^m\.yaml:5:\d+: error: field "der": file cert\.der is not UTF-8 text \(binary\?\); add encoding: base64/);
+    expectOneLine(await cli(['validate', '--check-sources', 'm.yaml']), /^m\.yaml:5:\d+: error: field "der": file cert\.der is not UTF-8 text \(binary\?\); add encoding: base64/);
     const r = await cli(['apply', 'm.yaml', '--auto-approve']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('file cert.der is not UTF-8 text');

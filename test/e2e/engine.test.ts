@@ -292,7 +292,7 @@ items:
     fields:
       pw: { type: CONCEALED, value: { env: NOT_SET_ANYWHERE } }
 `);
-    const r = await cli(['validate', 'bad.yaml']);
+    const r = await cli(['validate', '--check-sources', 'bad.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.yaml:4:\d+: error: .*category/);
     expect(r.stderr).toMatch(/bad\.yaml:6:\d+: error: .*NOT_SET_ANYWHERE/);
