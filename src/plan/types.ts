@@ -44,7 +44,7 @@ export interface ResourceChange {
   plannedVersion?: number;
   /** Why this action: "new resource", "manifest changed", "drift", "rotation requested", "category changed", ... */
   reasons: string[];
-  /** What differs between live and desired (empty for noop). */
+  /** What differs between live and desired (for a noop: empty, or generated values changed outside opsync). */
   changes: AttrChange[];
   /** The RFC 6902 patch for a patch update, with sensitive values replaced by "(sensitive)". For review only. */
   patch?: JsonPatchOp[];
