@@ -88,6 +88,20 @@ describe('removed: blocks', () => {
     expect((await ctx.client.getItem(old.vaultId, old.itemId)).title).toBe('Old webhook');
   });
 
+  it('destroy with manifests forgets what a removed: block names and deletes the rest', async () => {
+    write('m.yaml', FIRST);
+    expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
+    const { old, api } = { old: state().resources['Production/old'], api: state().resources['Production/api'] };
+    write('m.yaml', `vault: Production\nitems: {}\nremoved:\n  - { from: Production/old }\n`);
+    const r = await cli(['destroy', 'm.yaml', '--auto-approve']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('. Production/old: forgotten');
+    expect(r.stdout).toContain('- Production/api: deleted');
+    expect(state().resources).toEqual({});
+    expect((await ctx.client.getItem(old.vaultId, old.itemId)).title).toBe('Old webhook');
+    await expect(ctx.client.getItem(api.vaultId, api.itemId)).rejects.toThrow();
+  });
+
   it('without a removed: block the same manifest deletes, and a protected resource refuses to', async () => {
     write('m.yaml', FIRST);
     expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);

@@ -125,7 +125,7 @@ describe('shape', () => {
       [(p) => (p.changes = [1]), /changes\.0 must be object/],
       [(p) => delete p.changes[0].itemId, /changes\.0: missing required property "itemId"/],
       [(p) => delete p.changes[0].vault.id, /changes\.0\.vault: missing required property "id"/],
-      [(p) => (p.changes[0].action = 'wipe'), /changes\.0\.action must be one of create, update, replace, delete, noop/],
+      [(p) => (p.changes[0].action = 'wipe'), /changes\.0\.action must be one of create, update, replace, delete, forget, noop/],
       [(p) => (p.changes[0].desired.fields[0].source = { kind: 'file', path: 1, as: 'x' }), /source\.path must be string/],
       [(p) => (p.changes[0].desired.fields[0].source = { kind: 'literal', value: 'x', extra: 1 }), /source\.extra: unknown property/],
       [(p) => (p.changes[0].desiredDigest = 'md5:1'), /desiredDigest/],
