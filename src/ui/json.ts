@@ -37,6 +37,8 @@ export interface PlanJsonResourceChange {
   protect_changed?: boolean;
   moved_from?: string;
   rotate?: string[];
+  /** Fields copied from other resources of this plan: applied after them; `known_after_apply` when they write it. */
+  depends_on?: { field: string; on: string; known_after_apply: boolean }[];
 }
 
 export interface PlanJson {
@@ -95,6 +97,7 @@ function resourceToJson(c: ResourceChange): PlanJsonResourceChange {
   if (c.protectChanged) out.protect_changed = true;
   if (c.movedFrom) out.moved_from = c.movedFrom;
   if (c.rotate?.length) out.rotate = [...c.rotate];
+  if (c.refs?.length) out.depends_on = c.refs.map((r) => ({ field: r.field, on: r.on, known_after_apply: r.mode === 'after' }));
   return out;
 }
 

@@ -50,6 +50,11 @@ describe.each([
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('(known after apply)');
     expect(r.stdout).toContain('Production/db-readonly password generated');
+    const json = JSON.parse((await cli(['plan', 'm.yaml', '--format', 'json'])).stdout) as { resource_changes: { address: string; depends_on?: unknown }[] };
+    expect(json.resource_changes.find((c) => c.address === 'Production/app')!.depends_on).toEqual([
+      { field: 'db user', on: 'Production/db-readonly', known_after_apply: false },
+      { field: 'db password', on: 'Production/db-readonly', known_after_apply: true },
+    ]);
 
     r = await cli(['apply', 'm.yaml', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
