@@ -14,6 +14,7 @@ import { removedWarnings } from './forget.js';
 import { buildGraph, describeCycle, findCycle } from './graph.js';
 import { applyMoves } from './moves.js';
 import { createLiveView, type LiveView } from './refresh.js';
+import { retiredWarnings } from './replace.js';
 import { createResolver } from './resolve.js';
 import { checkSelection } from './select.js';
 import type { PlanScope } from './scope.js';
@@ -108,6 +109,7 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
       diagnostics.push({ severity: 'warning', address, message: `an interrupted create of ${address} was recorded, but the resource left the manifests; check the vault for an item titled "${req.state.pending[address].title}"` });
     }
   }
+  diagnostics.push(...retiredWarnings(deletes));
 
   const total = desired.length + deletes.length;
   let done = 0;

@@ -269,3 +269,17 @@ export async function planReplaceFirst(scope: PlanScope, d: DesiredItem, ctx: Re
   }
   return planReplace(scope, d, out, full, values, rotations, st, why, retired);
 }
+
+/**
+ * Resources deleted by this plan (left the manifests, or destroy) whose interrupted replace left an old item:
+ * the delete acts on the resource's item only, so each is a warning naming the item to check by hand.
+ */
+export function retiredWarnings(deletes: readonly StateResource[]): { severity: 'warning'; address: string; message: string }[] {
+  return deletes.flatMap((r) =>
+    (r.retired ?? []).map((old) => ({
+      severity: 'warning' as const,
+      address: r.address,
+      message: `an interrupted replace of ${r.address} left its old item ${old.itemId} in vault ${r.vaultName}, which this plan does not delete; delete it by hand if it is still there`,
+    })),
+  );
+}

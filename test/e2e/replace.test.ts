@@ -175,6 +175,17 @@ describe('create-before-destroy', () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
     await expectConverged(old, 'PASSWORD');
   });
+
+  it('a resource deleted while a replace left its old item warns, naming the item to delete by hand', async () => {
+    const old = await applied();
+    write(manifest('PASSWORD'));
+    proxy.inject({ method: 'DELETE', status: 403 });
+    expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(1);
+    write('vault: Private\nitems: {}\n');
+    const r = await cli(['plan', 'm.yaml']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`an interrupted replace of Private/db left its old item ${old.id} in vault Private, which this plan does not delete`);
+  });
 });
 
 describe('crashes', () => {
