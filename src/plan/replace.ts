@@ -143,13 +143,13 @@ export function planReplace(
   const { error } = scope;
   const category = ignored(d, 'category') ? full.category : d.category;
   const by = why === 'category' ? 'its category change' : why === 'forced' ? '--replace' : 'finishing its interrupted replace';
-  if (d.protect) error(`${d.address} is protected but ${by} would replace its item (a new item created, the old one deleted)`, d.address, d.pos);
+  if (d.protect) error(`protected, but ${by} would replace its item (a new item created, the old one deleted); keep it as it is, or set protect: false first`, d.address, d.pos);
   if (UNCREATABLE_CATEGORIES.has(category)) {
-    error(`${d.address}: ${by} would create a new ${category} item, and real Connect refuses to create ${category} items`, d.address, d.pos);
+    error(`${by} would create a new ${category} item, and real Connect refuses to create ${category} items`, d.address, d.pos);
   }
   const files = full.files?.length ?? 0;
   if (files > 0) {
-    error(`${d.address}: its item has ${files} attached file(s), which Connect cannot copy to a new item, so ${by} would lose them; keep the category, or move them by hand first`, d.address, d.pos);
+    error(`its item has ${files} attached file(s), which Connect cannot copy to a new item, so ${by} would lose them; keep the category, or move them by hand first`, d.address, d.pos);
   }
   // Rotated fields: the note says why, instead of diff.ts's generic one.
   const notes = replaceNotes(d, full, rotations, st, values);
@@ -218,7 +218,7 @@ async function madeByInterruptedCreate(scope: PlanScope, d: DesiredItem, vault: 
   );
   if (candidates.length <= 1) return candidates[0];
   scope.error(
-    `the replace of ${d.address} was interrupted and ${candidates.length} unmanaged items titled "${pending.title}" in vault ${vault.name} were made while its create was in flight; ` +
+    `its replace was interrupted and ${candidates.length} unmanaged items titled "${pending.title}" in vault ${vault.name} were made while its create was in flight; ` +
       `import the right one with \`opsync import ${d.address} ${vault.name}/<id>\``,
     d.address,
     d.pos,
@@ -279,7 +279,7 @@ export function retiredWarnings(deletes: readonly StateResource[]): { severity: 
     (r.retired ?? []).map((old) => ({
       severity: 'warning' as const,
       address: r.address,
-      message: `an interrupted replace of ${r.address} left its old item ${old.itemId} in vault ${r.vaultName}, which this plan does not delete; delete it by hand if it is still there`,
+      message: `an interrupted replace left its old item ${old.itemId} in vault ${r.vaultName}, which this plan does not delete; delete it by hand if it is still there`,
     })),
   );
 }

@@ -184,7 +184,7 @@ describe('create-before-destroy', () => {
     write('vault: Private\nitems: {}\n');
     const r = await cli(['plan', 'm.yaml']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toContain(`an interrupted replace of Private/db left its old item ${old.id} in vault Private, which this plan does not delete`);
+    expect(r.stdout + r.stderr).toContain(`Private/db: an interrupted replace left its old item ${old.id} in vault Private, which this plan does not delete`);
   });
 });
 
@@ -289,10 +289,10 @@ describe('--replace', () => {
     expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
     const r = await cli(['plan', 'm.yaml', '--replace', 'Private/db']);
     expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toContain('Private/db is protected but --replace would replace its item');
+    expect(r.stdout + r.stderr).toContain('Private/db: protected, but --replace would replace its item');
     write(manifest('PASSWORD', '    protect: true\n'));
     const category = await cli(['plan', 'm.yaml']);
     expect(category.code).toBe(1);
-    expect(category.stdout + category.stderr).toContain('Private/db is protected but its category change would replace its item');
+    expect(category.stdout + category.stderr).toContain('Private/db: protected, but its category change would replace its item');
   });
 });
