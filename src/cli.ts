@@ -12,7 +12,7 @@ import { stateListCommand, stateMvCommand, stateRmCommand, stateShowCommand } fr
 import { ConfigError } from './config/load.js';
 import { manifestPaths, resolveSettings, type CommonFlags, type Settings } from './config/settings.js';
 import { readPlanFile } from './plan/planFile.js';
-import { parseFormat, planCommand, showCommand, validateCommand, type PlanFlags } from './commands/plan.js';
+import { parseFormat, planCommand, showCommand, validateCommand, withSplitDir, type PlanFlags } from './commands/plan.js';
 import { ConnectError } from './connect/errors.js';
 import { UserError } from './errors.js';
 import { ResolveError } from './plan/resolve.js';
@@ -30,6 +30,8 @@ function normaliseArgv(argv: string[]): string[] {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+const SPLIT_DIR_HELP = 'also write the Markdown plan as DIR/plan.1.md, plan.2.md, ..., one pull-request comment each (implies --format markdown)';
+
 interface RawFlags extends CommonFlags {
   color: boolean;
   out?: string;
@@ -42,6 +44,8 @@ interface RawFlags extends CommonFlags {
   force?: boolean;
   lockTimeout: string;
   progress?: string;
+  jsonStream?: boolean;
+  splitDir?: string;
 }
 
 /** Flags, then environment, then opsync.yaml (`--config` is the program's, so read with the globals). */
@@ -64,6 +68,11 @@ function withPlanning(cmd: Command): Command {
     .option('--parallelism <n>', 'concurrent requests and operations (default: $OPSYNC_PARALLELISM, then opsync.yaml, then 8)');
 }
 
+/** plan, apply, destroy: the run as newline-delimited JSON events on stdout (schemas/events.schema.json). */
+function withJsonStream(cmd: Command): Command {
+  return cmd.option('--json-stream', 'write newline-delimited JSON events to stdout as the run goes (schemas/events.schema.json)');
+}
+
 function withLock(cmd: Command): Command {
   return cmd.option('--lock-timeout <duration>', 'wait this long for the state lock (e.g. 30s)', '0s');
 }
@@ -84,11 +93,13 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     safety: settings.safety,
     vaultDefaults: settings.vaultDefaults,
     out: raw.out,
-    format: parseFormat(raw.format),
+    format: withSplitDir(parseFormat(raw.format), raw.splitDir),
+    splitDir: raw.splitDir,
     detailedExitcode: raw.detailedExitcode,
     target: raw.target ?? [],
     rotate: raw.rotate ?? [],
     replace: raw.replace ?? [],
+    jsonStream: raw.jsonStream,
   };
 }
 
@@ -133,11 +144,12 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }),
     );
 
-  withPlanning(program.command('plan'))
+  withJsonStream(withPlanning(program.command('plan')))
     .description('show what apply would change, without changing anything')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .option('--out <file>', 'save the plan for `opsync apply FILE` (also -out)')
     .addOption(new Option('--format <format>', 'text, json or markdown (default: Ink interface on a terminal, else text)'))
+    .option('--split-dir <dir>', SPLIT_DIR_HELP)
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
     .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
@@ -148,10 +160,11 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }, raw.color),
     );
 
-  withApply(withPlanning(program.command('apply')))
+  withJsonStream(withApply(withPlanning(program.command('apply'))))
     .description('apply manifests (plan, confirm, execute) or exactly a saved plan file')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml), or one saved plan file')
-    .addOption(new Option('--format <format>', 'print the plan as text, json or markdown instead of the Ink interface'))
+    .addOption(new Option('--format <format>', 'text or markdown: the plan in that format instead of the Ink interface; json: one JSON result of the run on stdout (schemas/apply-result.schema.json)'))
+    .option('--split-dir <dir>', SPLIT_DIR_HELP)
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
     .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
     .option('--force', 'apply even when the plan deletes or replaces more than the safety limits allow')
@@ -162,10 +175,10 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }, raw.color),
     );
 
-  withApply(withPlanning(program.command('destroy')))
+  withJsonStream(withApply(withPlanning(program.command('destroy'))))
     .description('delete every managed item (protected ones refuse), then forget them')
     .argument('[paths...]', 'manifest files or folders (optional: the state lists what is managed)')
-    .addOption(new Option('--format <format>', 'text, json or markdown'))
+    .addOption(new Option('--format <format>', 'text or markdown (the plan), or json (one JSON result of the run)'))
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
     );
@@ -272,7 +285,8 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
   program
     .command('version')
     .description('print the version (also -v, -V, --version)')
-    .action(() => run((io) => (io.out(`${VERSION}\n`), 0)));
+    .option('--json', 'as JSON: {"version": "..."}')
+    .action((raw: { json?: boolean }) => run((io) => (io.out(raw.json ? `${JSON.stringify({ version: VERSION })}\n` : `${VERSION}\n`), 0)));
 
   program
     .command('completion')

@@ -2,6 +2,7 @@
 // or the embedded server (--local); and the digest key. Wiring shared by the commands; no engine logic here.
 
 import { ConnectClient } from './connect/client.js';
+import { requestLogFromEnv } from './connect/log.js';
 import { parseHost } from './connect/transport.js';
 import { UserError } from './errors.js';
 import { digestKey } from './plan/digest.js';
@@ -26,7 +27,13 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-export async function openConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv): Promise<Connection> {
+/** `log`: where OPSYNC_LOG's request log goes (the command's stderr). */
+export async function openConnection(
+  flags: ConnectionFlags,
+  env: NodeJS.ProcessEnv,
+  log: (text: string) => void = (t) => void process.stderr.write(t),
+): Promise<Connection> {
+  const requestLog = requestLogFromEnv(env, log); // a mistyped OPSYNC_LOG stops here, before any request
   let server: ServerHandle | undefined;
   let host: string;
   let token: string;
@@ -51,7 +58,7 @@ export async function openConnection(flags: ConnectionFlags, env: NodeJS.Process
     backend = parseHost(host).display;
     if (!token) throw new UserError(`no Connect token for ${backend}: set OP_CONNECT_TOKEN or pass --connect-token`);
   }
-  const client = new ConnectClient({ host, token, concurrency: flags.parallelism ?? 8 });
+  const client = new ConnectClient({ host, token, concurrency: flags.parallelism ?? 8, log: requestLog });
   return {
     client,
     host,

@@ -14,6 +14,8 @@ import { inline } from '../ui/sanitize.js';
 import { refreshProgress } from '../ui/status.js';
 import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
+import { applyMachine, isMachineRun, manifestDiagnostics, refreshedEvents, withEventStream } from './machine.js';
+import { planStarted } from '../ui/events.js';
 
 export interface ApplyFlags extends PlanFlags {
   autoApprove?: boolean;
@@ -33,7 +35,7 @@ async function withStateAndConnection<T>(
   command: string,
   body: (store: StateStore, conn: Connection) => Promise<T>,
 ): Promise<T> {
-  const conn = await openConnection(flags, io.env);
+  const conn = await openConnection(flags, io.env, io.err);
   try {
     const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command });
     try {
@@ -63,28 +65,33 @@ function executor(plan: Plan, store: StateStore, conn: Connection, flags: ApplyF
 /** Approve, execute and report; the interactive path on a terminal, the plain one elsewhere. */
 async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io: IO): Promise<number> {
   if (plan.diagnostics.some((d) => d.severity === 'error')) {
-    await showPlan(plan, flags.format, io);
+    await showPlan(plan, flags.format, io, flags);
     return 1;
   }
   if (!hasChanges(plan)) {
     await execute(() => undefined, new AbortController().signal); // state-only refreshes, no requests
-    await showPlan(plan, flags.format, io);
+    await showPlan(plan, flags.format, io, flags);
     return 0;
   }
   if (io.interactive && !flags.format) {
     // Ink and React load only when an interface is drawn: every other run starts faster.
     const { runApplyTui } = await import('../ui/tui/index.js');
-    const { approved, result } = await runApplyTui(plan, execute, { color: io.color, autoApprove: flags.autoApprove });
+    const { approved, result } = await runApplyTui(plan, execute, { color: io.color, autoApprove: flags.autoApprove, out: io.out, err: io.err });
     if (!approved || !result) return 1; // the interface has said that nothing was changed
     return result.failed.length > 0 || result.interrupted ? 1 : 0;
   }
-  await showPlan(plan, flags.format, io);
+  await showPlan(plan, flags.format, io, flags);
   if (!flags.autoApprove) {
     // On a terminal with --format: the plan as asked, then a plain question instead of the Ink interface.
-    if (!io.ask) throw new UserError('apply needs --auto-approve when not run on a terminal; nothing was changed');
-    const answer = await io.ask(`\nApply these changes to ${plan.connectHost}? Only "y" applies; anything else aborts: `);
-    if (answer.trim().toLowerCase() !== 'y') {
-      io.err('Aborted: nothing was changed.\n');
+    // Like Terraform's, only "yes" typed in full approves: a stray key never applies.
+    const command = plan.mode === 'destroy' ? 'destroy' : 'apply';
+    if (!io.ask) {
+      throw new UserError(`${command} needs --auto-approve when not run on a terminal; nothing was changed`);
+    }
+    const what = plan.mode === 'destroy' ? 'Destroy these items' : 'Apply these changes';
+    const answer = await io.ask(`\n${what} on ${plan.connectHost}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);
+    if (answer.trim() !== 'yes') {
+      io.err(`Aborted: nothing was changed. Only 'yes', typed in full, approves.\n`);
       return 1;
     }
   }
@@ -120,7 +127,13 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
   }
 }
 
-export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+export function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+  // --json-stream: events on stdout as the run goes (machine.ts).
+  return withEventStream(mode === 'destroy' ? 'destroy' : 'apply', flags, io, (events) => applyRun(paths, { ...flags, events }, io, mode));
+}
+
+async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode']): Promise<number> {
+  const { events } = flags;
   const saved = mode === 'normal' && isPlanFileArg(paths) ? readSavedPlan(paths[0]) : undefined;
   const planFile = saved?.plan;
   if (planFile?.connectHost === 'local' && !flags.local) {
@@ -131,12 +144,13 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
     ? undefined
     : mode === 'destroy' && paths.length === 0
       ? { files: [], items: [], moved: [], removed: [] }
-      : loadOrFail(paths, io, flags.vaultDefaults);
+      : loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;
+    events?.emit('plan_started', planStarted(mode === 'destroy' ? 'destroy' : 'apply', { connectHost: conn.backend, mode, targets: planFile?.targets ?? flags.target, savedPlan: planFile ? paths[0] : undefined }));
     if (planFile) {
       if (planFile.connectHost !== conn.backend) {
-        throw new UserError(`the plan was made against ${planFile.connectHost}, not ${conn.backend}`);
+        throw new UserError(`${paths[0]} was planned against ${planFile.connectHost}, not ${conn.backend}: apply it against ${planFile.connectHost} (OP_CONNECT_HOST or --connect-host), or plan again here`);
       }
       // A saved plan is input: signature, then freshness, then every change against the state and live,
       // all before anything is sent.
@@ -146,9 +160,12 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
       await checkPlanLive(saved!, liveMissing, conn.client);
       plan = restoreLiterals(planFile, io.env, paths[0]);
     } else {
-      const refresh = refreshProgress(); // on a terminal's stderr only, erased before the plan is shown
+      // In the Ink interface on a terminal (keys typed meanwhile kept for the review), else on a terminal's stderr
+      // only; erased before the plan is shown.
+      const tui = io.interactive && !isMachineRun(flags) && !flags.format;
+      const refresh = tui ? (await import('../ui/tui/index.js')).planningProgress({ color: io.color, err: io.err }) : refreshProgress();
       plan = await makePlan(
-        { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
+        { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress, ...refreshedEvents(events) },
         { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
       ).finally(() => refresh.clear());
     }
@@ -159,6 +176,11 @@ export async function applyCommand(paths: string[], flags: ApplyFlags, io: IO, m
       );
     }
     for (const v of violations) io.err(`warning: ${v.message}; applying anyway (--force)\n`);
+    if (isMachineRun(flags)) {
+      // --format json: one result document on stdout; --json-stream: the events (machine.ts).
+      const command = mode === 'destroy' ? 'destroy' : 'apply';
+      return applyMachine(plan, executor(plan, store, conn, flags, io), flags, io, { command, state: () => store.state, savedPlan: planFile ? paths[0] : undefined, violations });
+    }
     return approveAndRun(plan, executor(plan, store, conn, flags, io), flags, io);
   });
 }

@@ -3,7 +3,7 @@
 import isInCi from 'is-in-ci';
 import { loadManifests, formatDiagnostic } from '../manifest/load.js';
 import { cycleDiagnostics } from '../plan/graph.js';
-import type { Manifest, VaultDefaults } from '../manifest/types.js';
+import type { Diagnostic, Manifest, VaultDefaults } from '../manifest/types.js';
 import { UserError } from '../errors.js';
 import type { PlanDiagnostic } from '../plan/types.js';
 import type { StateFile } from '../state/types.js';
@@ -59,9 +59,15 @@ export function warn(io: IO, message: string): void {
   io.err(`warning: ${inline(message)}\n`);
 }
 
-/** A plan's diagnostics on stderr, one escaped line each (their messages may quote titles and vault names). */
+/**
+ * A plan's diagnostics on stderr, one escaped line each (their messages may quote titles and vault names), led
+ * by the manifest position when there is one, as validate's are. A message never repeats its address.
+ */
 export function printDiagnostics(io: IO, diagnostics: readonly PlanDiagnostic[]): void {
-  for (const d of diagnostics) io.err(`${d.severity}: ${inline(d.address ? `${d.address}: ${d.message}` : d.message)}\n`);
+  for (const d of diagnostics) {
+    const message = d.address ? `${d.address}: ${d.message}` : d.message;
+    io.err(`${d.pos ? formatDiagnostic({ ...d.pos, severity: d.severity, message }) : `${d.severity}: ${inline(message)}`}\n`);
+  }
 }
 
 /** Exit with this code after the message (if any) has been printed. */
@@ -79,12 +85,21 @@ export function requirePaths(paths: string[]): string[] {
 }
 
 /** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
-export function loadOrFail(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkEnv = true, checkSources = true): Manifest {
+export function loadOrFail(
+  paths: string[],
+  io: IO,
+  vaultDefaults: Record<string, VaultDefaults> = {},
+  checkEnv = true,
+  checkSources = true,
+  /** Told of every problem too (--json-stream's diagnostic events). */
+  onDiagnostics?: (diagnostics: readonly Diagnostic[]) => void,
+): Manifest {
   const loaded = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv, checkSources });
   const { manifest } = loaded;
   // References between the manifests' items must not go round in a circle (plan checks again, with ids).
   const diagnostics = loaded.diagnostics.some((d) => d.severity === 'error') ? loaded.diagnostics : [...loaded.diagnostics, ...cycleDiagnostics(manifest.items)];
   for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
+  onDiagnostics?.(diagnostics);
   // On stderr, so that `--format json > plan.json` stays clean; the runner reads workflow commands there too.
   if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.err(githubAnnotations(diagnostics));
   if (diagnostics.some((d) => d.severity === 'error')) throw new ExitCode(1);

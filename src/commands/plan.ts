@@ -7,13 +7,16 @@ import { checkSafety, type SafetyLimits } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { readState } from '../state/file.js';
-import { appendStepSummary } from '../ui/github.js';
+import { appendStepSummary, writeMarkdownParts } from '../ui/github.js';
 import { renderPlanJson } from '../ui/json.js';
-import { renderPlanMarkdown } from '../ui/markdown.js';
+import { renderPlanMarkdown, renderPlanMarkdownParts, shellWord } from '../ui/markdown.js';
+import { inline } from '../ui/sanitize.js';
 import { renderPlanText } from '../ui/text.js';
 import { refreshProgress } from '../ui/status.js';
 import { writePlanFile } from '../plan/planFile.js';
 import { checkBackend, loadOrFail, printDiagnostics, type IO } from './common.js';
+import { manifestDiagnostics, refreshedEvents, streamPlan, withEventStream, type MachineFlags } from './machine.js';
+import { planStarted } from '../ui/events.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
@@ -30,6 +33,11 @@ export interface PlanFlags extends ConnectionFlags {
   rotate: string[];
   /** --replace: addresses to replace (create-before-destroy) although nothing requires it. */
   replace?: string[];
+  /** --split-dir: also write the Markdown plan's parts to DIR/plan.1.md, plan.2.md, ... (implies --format markdown). */
+  splitDir?: string;
+  /** --json-stream: events on stdout instead of the plan (machine.ts). */
+  jsonStream?: MachineFlags['jsonStream'];
+  events?: MachineFlags['events'];
 }
 
 /**
@@ -55,19 +63,33 @@ export function renderPlan(plan: Plan, format: PlanFormat, io: IO): string {
   }
 }
 
-/** Show a plan where it belongs: the Ink interface on a terminal, else the chosen format on stdout. */
-export async function showPlan(plan: Plan, format: PlanFormat | undefined, io: IO): Promise<void> {
+/**
+ * Show a plan where it belongs: the Ink interface on a terminal, else the chosen format on stdout. Markdown on
+ * stdout is one comment (part 1 when it needs several); `splitDir` gets every part, the job summary too.
+ */
+export async function showPlan(plan: Plan, format: PlanFormat | undefined, io: IO, opts: Pick<PlanFlags, 'splitDir' | 'out'> = {}): Promise<void> {
+  let parts: string[] | undefined;
+  const markdown = () =>
+    (parts ??= renderPlanMarkdownParts(plan, {
+      commit: io.env.GITHUB_SHA || undefined,
+      applyCommand: opts.out ? `opsync apply ${shellWord(opts.out)}` : undefined,
+    }));
   if (!format && io.interactive) {
     const { runPlanTui } = await import('../ui/tui/index.js'); // loaded only when drawn
-    await runPlanTui(plan, { color: io.color });
+    await runPlanTui(plan, { color: io.color, out: io.out, err: io.err }); // diagnostics printed again after it
   } else {
-    const text = renderPlan(plan, format ?? 'text', io);
+    const text = format === 'markdown' ? markdown()[0] : renderPlan(plan, format ?? 'text', io);
     io.out(text.endsWith('\n') ? text : `${text}\n`);
+  }
+  if (format === 'markdown' && opts.splitDir) {
+    const files = writeMarkdownParts(opts.splitDir, markdown());
+    const range = files.length === 1 ? inline(files[0]) : `${inline(files[0])} to ${inline(files.at(-1)!)} (${files.length} parts, one comment each)`;
+    io.err(`Wrote the Markdown plan to ${range}.\n`);
   }
   if (format && format !== 'text') {
     printDiagnostics(io, plan.diagnostics);
   }
-  if (io.env.GITHUB_ACTIONS === 'true') appendStepSummary(renderPlanMarkdown(plan), io.env);
+  if (io.env.GITHUB_ACTIONS === 'true') appendStepSummary(markdown(), io.env);
 }
 
 export function planExitCode(plan: Plan, detailed: boolean | undefined): number {
@@ -75,23 +97,33 @@ export function planExitCode(plan: Plan, detailed: boolean | undefined): number 
   return detailed && hasChanges(plan) ? 2 : 0;
 }
 
-export async function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
-  const manifest = loadOrFail(paths, io, flags.vaultDefaults);
+export function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+  return withEventStream('plan', flags, io, (events) => planRun(paths, { ...flags, events }, io, mode));
+}
+
+async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode']): Promise<number> {
+  const { events } = flags;
+  const manifest = loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
   const state = readState(flags.state);
-  const conn = await openConnection(flags, io.env);
+  const conn = await openConnection(flags, io.env, io.err);
   try {
     checkBackend(state, flags.state, conn.backend);
-    const refresh = refreshProgress(); // `refreshing 1,200/3,000 items` on a terminal's stderr only, erased before the plan
+    events?.emit('plan_started', planStarted('plan', { connectHost: conn.backend, mode, targets: flags.target }));
+    // `refreshing 1,200/3,000 items`: in the Ink interface on a terminal (which keeps the keys typed meanwhile for
+    // the plan view), else on a terminal's stderr only; erased before the plan (clear() may return a promise).
+    const tui = !flags.format && !events && io.interactive;
+    const refresh = tui ? (await import('../ui/tui/index.js')).planningProgress({ color: io.color, err: io.err }) : refreshProgress();
     const plan = await makePlan(
-      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress },
+      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress, ...refreshedEvents(events) },
       { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
     ).finally(() => refresh.clear());
     for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
-      plan.diagnostics.push({ severity: 'warning', message: `${v.message}: apply will refuse this plan without --force` });
+      plan.diagnostics.push({ severity: 'warning', kind: 'safety', message: `${v.message}: apply will refuse this plan without --force` });
     }
     // Signed with the digest key, so apply refuses any edit of it.
     if (flags.out) writePlanFile(flags.out, plan, conn.key);
-    await showPlan(plan, flags.format, io);
+    if (events) streamPlan(events, plan, io);
+    else await showPlan(plan, flags.format, io, flags);
     if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);
     return planExitCode(plan, flags.detailedExitcode);
   } finally {
@@ -103,6 +135,14 @@ export function showCommand(plan: Plan, json: boolean, io: IO): number {
   const text = json ? renderPlanJson(plan) : renderPlanText(plan, { color: io.color });
   io.out(text.endsWith('\n') ? text : `${text}\n`);
   return 0;
+}
+
+/** --split-dir writes Markdown: it implies --format markdown and refuses another format. */
+export function withSplitDir(format: PlanFormat | undefined, splitDir: string | undefined): PlanFormat | undefined {
+  if (splitDir === undefined) return format;
+  if (splitDir.trim() === '') throw new UserError('--split-dir needs a folder, e.g. --split-dir plan-comments');
+  if (format && format !== 'markdown') throw new UserError(`--split-dir writes the Markdown plan's parts: use it with --format markdown, not --format ${format}`);
+  return 'markdown';
 }
 
 export function parseFormat(value: string | undefined): PlanFormat | undefined {

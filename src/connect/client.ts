@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { ConnectError } from './errors.js';
 import { filterEq } from './filter.js';
 import { DEFAULT_SETTLE, settle, type SettlePolicy } from './settle.js';
+import type { RequestLog } from './log.js';
 import { Transport, type RequestStats, type RetryEvent } from './transport.js';
 import {
   CONNECT_ID,
@@ -46,6 +47,8 @@ export interface ConnectClientOptions {
   onRetry?: (event: RetryEvent) => void;
   /** How long to wait for reads to show a write (see settle.ts). */
   settle?: SettlePolicy;
+  /** The request log (OPSYNC_LOG; see log.ts): every attempt, never a value. */
+  log?: RequestLog;
 }
 
 const VAULT = '/v1/vaults/{vault}';
@@ -70,6 +73,7 @@ export class ConnectClient {
       userAgent: opts.userAgent ?? `opsync/${VERSION}`,
       keepAlive: opts.keepAlive ?? true,
       onRetry: opts.onRetry,
+      log: opts.log,
     });
   }
 

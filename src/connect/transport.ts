@@ -22,6 +22,7 @@ import {
   retryDelay,
   type BackoffPolicy,
 } from './retry.js';
+import type { RequestLog } from './log.js';
 import { Semaphore } from './semaphore.js';
 import { VaultGate } from './vaultGate.js';
 import { UserError } from '../errors.js';
@@ -61,6 +62,8 @@ export interface TransportOptions {
   userAgent: string;
   keepAlive: boolean;
   onRetry?: (event: RetryEvent) => void;
+  /** OPSYNC_LOG's request log: told of every attempt (method, path, status, time; never a value). */
+  log?: RequestLog;
 }
 
 export type Expect = 'json' | 'buffer' | 'none';
@@ -180,6 +183,18 @@ export class Transport {
     const idempotent = isIdempotent(spec.method);
     const hasEffect = spec.method !== 'GET';
     let mayHaveApplied = false;
+    let took = 0; // the last attempt's milliseconds, for the request log
+    const logAttempt = (attempt: number, outcome: Outcome, retryInMs?: number) =>
+      this.opts.log?.request({
+        method: spec.method,
+        path,
+        query: fullPath.slice(path.length),
+        ...(outcome.kind === 'network' ? { code: TIMEOUT_CODES.has(outcome.code) ? 'TIMEOUT' : outcome.code } : { status: outcome.status }),
+        durationMs: took,
+        attempt,
+        maxAttempts: (outcome.kind === 'http' && outcome.status === 409 && retries > 0 ? Math.max(retries, CONFLICT_RETRIES) : retries) + 1,
+        ...(retryInMs !== undefined ? { retryInMs } : {}),
+      });
 
     const fail = (
       attempts: number,
@@ -187,6 +202,7 @@ export class Transport {
       retryable: boolean,
       thisAttemptMayHaveApplied: boolean,
     ): ConnectError => {
+      logAttempt(attempts, outcome);
       const ambiguous = hasEffect && (mayHaveApplied || thisAttemptMayHaveApplied);
       const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
       const maybe = ambiguous ? '; the request may have been applied' : '';
@@ -229,17 +245,27 @@ export class Transport {
       this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
       if (attempt > 1) this.stats.retries++;
 
-      const exchange = () => this.semaphore.run(() => this.attempt(spec, fullPath, bodyText, redact));
+      const exchange = () =>
+        this.semaphore.run(async () => {
+          const t0 = performance.now();
+          const o = await this.attempt(spec, fullPath, bodyText, redact);
+          took = performance.now() - t0;
+          return o;
+        });
       const vault = spec.method !== 'GET' ? spec.params?.vault : undefined;
       const outcome = vault
         ? await this.vaultGate.run(vault, exchange, (o) => (o.kind === 'ok' ? 'ok' : o.kind === 'http' && o.status === 409 ? 'conflict' : 'other'))
         : await exchange();
-      if (outcome.kind === 'ok') return { status: outcome.status, data: outcome.data as T };
+      if (outcome.kind === 'ok') {
+        logAttempt(attempt, outcome);
+        return { status: outcome.status, data: outcome.data as T };
+      }
 
       let retryAfterMs: number | undefined;
       let reason: string;
       if (outcome.kind === 'http') {
         if (mayHaveApplied && spec.doneIfAppliedStatuses?.includes(outcome.status)) {
+          logAttempt(attempt, outcome);
           return { status: outcome.status, data: undefined as T };
         }
         const notProcessed = NOT_PROCESSED_STATUSES.has(outcome.status);
@@ -264,6 +290,7 @@ export class Transport {
       // A conflict clears when the other write to the vault ends: short waits, however many tries.
       const backoff = reason === '409' ? { ...this.opts.backoff, maxMs: Math.min(this.opts.backoff.maxMs, CONFLICT_MAX_DELAY_MS) } : this.opts.backoff;
       const delayMs = retryDelay(attempt - 1, backoff, retryAfterMs);
+      logAttempt(attempt, outcome, delayMs);
       this.opts.onRetry?.({ operation, path: shownPath, attempt: attempt + 1, delayMs, reason, retryAfterMs });
       await sleep(delayMs);
     }

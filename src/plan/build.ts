@@ -16,6 +16,7 @@ import { applyMoves } from './moves.js';
 import { createLiveView, type LiveView } from './refresh.js';
 import { retiredWarnings } from './replace.js';
 import { createResolver } from './resolve.js';
+import { checkVaults, unknownVaultError } from './unknownVault.js';
 import { checkSelection } from './select.js';
 import type { PlanScope } from './scope.js';
 import { PLAN_FORMAT_VERSION, summarise, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
@@ -30,6 +31,8 @@ export interface PlanContext {
   onLiveView?: (live: LiveView) => void;
   /** Called with (0, total) first, then as each resource is refreshed and judged: progress for a terminal. */
   onProgress?: (done: number, total: number) => void;
+  /** Called as each resource is refreshed and judged, with its change (undefined: it has an error): `--json-stream`. */
+  onResource?: (address: string, change: ResourceChange | undefined, done: number, total: number) => void;
 }
 
 export interface PlanRequest {
@@ -100,27 +103,37 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
   };
 
   const desiredSet = new Set(desired.map((d) => d.address));
-  const deletes = (unselected.length > 0 ? [] : Object.values(resources)).filter(
+  const leaving = (unselected.length > 0 ? [] : Object.values(resources)).filter(
     (r) => inTargets(r.address, targets) && (mode === 'destroy' || !desiredByAddress.has(r.address)) && !desiredSet.has(r.address),
   );
+  // A vault the token cannot see is one error at its `vault:` line, its items unplanned; and while one is
+  // unknown, nothing is deleted from a vault no found manifest vault is: it is likely the vault meant.
+  const vaults = mode === 'destroy' || unselected.length > 0 || req.manifest.items.length === 0 ? undefined : await checkVaults(live, req.manifest.items);
+  const deletes = vaults?.unknown.size ? leaving.filter((r) => vaults.found.has(r.vaultId)) : leaving;
+  for (const [name, items] of vaults?.unknown ?? []) {
+    if (deletes.length === leaving.length && !items.some((i) => desiredSet.has(i.address))) continue; // not targeted: no matter
+    const { message, pos } = await unknownVaultError(live, name, items);
+    error(message, undefined, pos);
+  }
   diagnostics.push(...removedWarnings(req.manifest.removed ?? [], resources, req.state));
   for (const [address] of Object.entries(req.state.pending)) {
     if (!desiredByAddress.has(address)) {
-      diagnostics.push({ severity: 'warning', address, message: `an interrupted create of ${address} was recorded, but the resource left the manifests; check the vault for an item titled "${req.state.pending[address].title}"` });
+      diagnostics.push({ severity: 'warning', address, message: `an interrupted create was recorded, but the resource left the manifests; check the vault for an item titled "${req.state.pending[address].title}"` });
     }
   }
   diagnostics.push(...retiredWarnings(deletes));
 
   const total = desired.length + deletes.length;
   let done = 0;
-  const counted = <T>(p: Promise<T>): Promise<T> => (ctx.onProgress ? p.then((r) => (ctx.onProgress!(++done, total), r)) : p);
+  const counted = (address: string, p: Promise<ResourceChange | undefined>) =>
+    ctx.onProgress || ctx.onResource ? p.then((r) => (++done, ctx.onProgress?.(done, total), ctx.onResource?.(address, r, done, total), r)) : p;
   ctx.onProgress?.(0, total);
   // Every resource's promise is registered before any starts: a dependent waits for what it references,
   // wherever it is declared.
   const start = new Map<string, (change: Promise<ResourceChange | undefined>) => void>();
   for (const d of cycle ? [] : desired) scope.planned.set(d.address, new Promise((resolve) => start.set(d.address, resolve)));
-  for (const d of cycle ? [] : desired) start.get(d.address)!(counted(planDesired(scope, d)));
-  const results = await Promise.all([...scope.planned.values(), ...deletes.map((st) => counted(planDelete(scope, st)))]);
+  for (const d of cycle ? [] : desired) start.get(d.address)!(counted(d.address, planDesired(scope, d)));
+  const results = await Promise.all([...scope.planned.values(), ...deletes.map((st) => counted(st.address, planDelete(scope, st)))]);
   const changes = results.filter((c): c is ResourceChange => c !== undefined).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   ctx.onLiveView?.(live);
 
