@@ -12,7 +12,7 @@ import { desiredDigest, fieldDigests } from '../plan/digest.js';
 import { createBody, diffItem, liveFieldsOf } from '../plan/diff.js';
 import { notOurCreate } from '../plan/recovery.js';
 import { recordVaultVersions } from '../plan/refresh.js';
-import { createResolver } from '../plan/resolve.js';
+import { createResolver, ResolveError } from '../plan/resolve.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateStore } from '../state/store.js';
 import type { RetiredItem, StateResource } from '../state/types.js';
@@ -53,6 +53,7 @@ class OpError extends Error {}
 
 function describe(err: unknown): string {
   if (err instanceof ConnectError || err instanceof OpError) return err.message;
+  if (err instanceof ResolveError) return err.detail; // shown after the address already
   return err instanceof Error ? err.message : String(err);
 }
 

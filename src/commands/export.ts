@@ -18,6 +18,7 @@ import type { VaultDefaults } from '../manifest/types.js';
 import { desiredDigest } from '../plan/digest.js';
 import { diffItem } from '../plan/diff.js';
 import { createResolver } from '../plan/resolve.js';
+import { vaultNotFound } from '../plan/unknownVault.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
 import type { StateResource } from '../state/types.js';
@@ -97,7 +98,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
   try {
     const { client } = conn;
     const vault = await client.findVault(flags.vault);
-    if (!vault) throw new UserError(`vault "${flags.vault}" not found, or this token cannot see it`);
+    if (!vault) throw new UserError(vaultNotFound(flags.vault, await client.listVaults()));
     const file = join(outDir, `${slug(vault.name) || 'vault'}.yaml`);
     if (existsSync(file)) throw new UserError(`${exists(file)} --out`);
     if (valuesPath === file) throw new UserError(`--values-file ${shown(valuesPath)} is the manifest export writes; the values must go to a file of their own`);

@@ -5,6 +5,7 @@
 import { CONNECT_ID, type ItemSummary } from '../connect/types.js';
 import { UserError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
+import { vaultNotFound } from '../plan/unknownVault.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
 import { inline } from '../ui/sanitize.js';
@@ -33,7 +34,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
   const conn = await openConnection(flags, io.env);
   try {
     const vault = await conn.client.findVault(vaultRef);
-    if (!vault) throw new UserError(`vault "${vaultRef}" not found, or this token cannot see it`);
+    if (!vault) throw new UserError(vaultNotFound(vaultRef, await conn.client.listVaults()));
     // The manifest names this vault (by id or name) or another one.
     if (desired.vault !== vault.id && desired.vault !== vault.name) {
       throw new UserError(`${address} is declared in vault "${desired.vault}" but ${ref} is in vault ${vault.name}; an item cannot change vaults`);

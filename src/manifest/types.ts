@@ -57,6 +57,8 @@ export interface DesiredItem {
   address: string;
   /** Vault name or id, as the manifest wrote it. */
   vault: string;
+  /** Where the document writes `vault:` (one place for an error about the vault, not one per item); absent in older saved plans. */
+  vaultPos?: SourcePos;
   key: string;
   title: string;
   category: ItemCategory;

@@ -12,14 +12,14 @@ export async function planDelete(scope: PlanScope, st: StateResource): Promise<R
   if (scope.removed?.has(st.address)) return planForget(st);
   const protect = st.protect || scope.desiredByAddress.get(st.address)?.protect;
   if (protect) {
-    error(`${st.address} is protected and would be deleted; set protect: false and apply first, or forget it with \`opsync state rm ${st.address}\``, st.address);
+    error(`would be deleted, but it is protected; set protect: false and apply first, or forget it with \`opsync state rm ${st.address}\``, st.address);
     return undefined;
   }
   let summary: LiveSummary | undefined;
   try {
     summary = await scope.live.summary(st.vaultId, st.itemId);
   } catch (err) {
-    error(`cannot list vault ${st.vaultName} (${st.vaultId}) to delete ${st.address}: ${(err as Error).message}`, st.address);
+    error(`cannot list vault ${st.vaultName} (${st.vaultId}) to delete it: ${(err as Error).message}`, st.address);
     return undefined;
   }
   const change: ResourceChange = {

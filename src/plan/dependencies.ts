@@ -61,7 +61,7 @@ export async function dependencyValues(scope: PlanScope, d: DesiredItem): Promis
     if (!planned) continue; // not in this plan (--target): read from Connect as it is
     const dep = await planned;
     if (!dep) {
-      scope.error(`${d.address}: field "${edge.field}" takes its value from ${edge.to}, which cannot be planned (see its error)`, d.address, edge.pos);
+      scope.error(`field "${edge.field}" takes its value from ${edge.to}, which cannot be planned (see its error)`, d.address, edge.pos);
       return undefined;
     }
     const { mode, why } = modeOf(edge, dep, scope.resolved.get(edge.to));
@@ -72,7 +72,7 @@ export async function dependencyValues(scope: PlanScope, d: DesiredItem): Promis
       // The version this plan saw, not whatever a lagging read returns (real Connect's reads trail its writes).
       const value = await pinnedValue(scope, dep, edge);
       if (value === undefined) {
-        scope.error(`${d.address}: field "${edge.field}": reference ${refText(edge)}: no such field in ${edge.to}`, d.address, edge.pos);
+        scope.error(`field "${edge.field}": reference ${refText(edge)}: no such field in ${edge.to}`, d.address, edge.pos);
         return undefined;
       }
       out.overrides.set(edge.field, value);

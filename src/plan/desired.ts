@@ -42,10 +42,7 @@ export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<Res
 async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<string, string>): Promise<ResourceChange | undefined> {
   const { client, error, live, movedFrom } = scope;
   const vault = await live.findVault(d.vault);
-  if (!vault) {
-    error(`vault "${d.vault}" not found, or this token cannot see it`, d.address, d.pos);
-    return undefined;
-  }
+  if (!vault) return undefined; // one error for the vault, at its `vault:` line (unknownVault.ts, from build.ts)
   const st = scope.resources[d.address];
   if (st && st.vaultId !== vault.id) {
     error(crossVaultError(d.address, st, d.vault, movedFrom.get(d.address)), d.address, d.pos);
@@ -57,7 +54,7 @@ async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<st
     scope.resolved.set(d.address, values);
   } catch (err) {
     if (err instanceof ResolveError) {
-      error(err.message, d.address, d.fields.find((f) => f.key === err.field)?.pos ?? d.pos);
+      error(err.detail, d.address, d.fields.find((f) => f.key === err.field)?.pos ?? d.pos);
       return undefined;
     }
     throw err;
@@ -159,7 +156,7 @@ async function planByTitle(
     const why = notOurCreate(full, pending.startedAt);
     if (why) {
       error(
-        `an interrupted create of ${d.address} was recorded, but the item titled "${d.title}" in vault ${vault.name} (id ${full.id}) is not the one it made: ${why}; ` +
+        `an interrupted create was recorded, but the item titled "${d.title}" in vault ${vault.name} (id ${full.id}) is not the one it made: ${why}; ` +
           `if it is yours, adopt it with ${importHint(full.id)}`,
         d.address,
         d.pos,

@@ -33,7 +33,7 @@ export function removedWarnings(
   for (const r of removed) {
     if (resources[r.from]) continue;
     const pending = state.pending[r.from] ? '; only an interrupted create is recorded for it: `opsync state rm` drops that' : '';
-    out.push({ severity: 'warning', address: r.from, message: `removed: ${r.from} is not in the state, so there is nothing to forget${pending}`, pos: r.pos });
+    out.push({ severity: 'warning', address: r.from, message: `a removed: block names it, but it is not in the state, so there is nothing to forget${pending}`, pos: r.pos });
   }
   return out;
 }

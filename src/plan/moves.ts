@@ -17,7 +17,7 @@ export function applyMoves(
   for (const m of moved) {
     if (!resources[m.from]) continue;
     if (resources[m.to]) {
-      error(`moved: both ${m.from} and ${m.to} are in state; remove one with \`opsync state rm\``, m.to, m.pos);
+      error(`moved from ${m.from}, but both addresses are in state; remove one with \`opsync state rm\``, m.to, m.pos);
       continue;
     }
     resources[m.to] = { ...resources[m.from], address: m.to };
@@ -40,5 +40,5 @@ export function crossVaultError(
   const how = movedFrom
     ? `the moved block from ${movedFrom} crosses vaults: rename within vault ${st.vaultName} (or to its new name), or move the item in 1Password, then \`opsync state rm ${movedFrom}\` and \`opsync import\` it`
     : `keep its address in vault ${st.vaultName}, or move the item in 1Password, then \`opsync state rm ${address}\` and \`opsync import\` it`;
-  return `${address} is managed in vault ${st.vaultName} (id ${st.vaultId}) but the manifest names vault "${manifestVault}"; moving items between vaults is not supported: ${how}`;
+  return `its item is managed in vault ${st.vaultName} (id ${st.vaultId}) but the manifest names vault "${manifestVault}"; moving items between vaults is not supported: ${how}`;
 }

@@ -6,7 +6,9 @@ import { CONNECT_ID, type Field, type FullItem, type Vault } from '../connect/ty
 import type { DesiredItem } from '../manifest/types.js';
 import { parseRef, resolveLocalValue, type ParsedRef } from '../manifest/values.js';
 
+/** A value that cannot be resolved. `message` names the address (for a line of its own); `detail` does not (for a diagnostic or an operation, which show the address already). */
 export class ResolveError extends Error {
+  readonly detail: string;
   constructor(
     readonly address: string,
     readonly field: string,
@@ -14,6 +16,7 @@ export class ResolveError extends Error {
   ) {
     super(`${address}: field "${field}": ${message}`);
     this.name = 'ResolveError';
+    this.detail = `field "${field}": ${message}`;
   }
 }
 

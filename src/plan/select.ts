@@ -74,7 +74,7 @@ function orList(names: readonly string[]): string {
 }
 
 /** "; did you mean X?" (with the case-sensitivity note when one differs only in case), or nothing. */
-function suggest(c: Closest, what: 'addresses' | 'field keys'): string {
+export function suggest(c: Closest, what: 'addresses' | 'field keys' | 'vault names'): string {
   const all = [...c.caseOnly, ...c.near];
   if (all.length === 0) return '';
   return `; did you mean ${orList(all)}?${c.caseOnly.length ? ` (${what} are case-sensitive)` : ''}`;

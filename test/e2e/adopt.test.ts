@@ -244,7 +244,7 @@ describe('opsync.yaml', () => {
     // Paths on the command line replace the file's manifests: s.yaml is not read, so its item would go.
     r = await cli(['plan', 'm.yaml'], SECRET);
     expect(r.stdout).toContain('Production/legacy');
-    expect(r.stdout).toContain('Staging/plain is protected and would be deleted');
+    expect(r.stdout).toContain('Error: Staging/plain: would be deleted, but it is protected');
   });
 
   it('is validated with positions, and refuses a token', async () => {

@@ -244,7 +244,7 @@ describe('opsync export', () => {
 
     const unknown = await cli(['export', '--vault', 'Nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('opsync: error: vault "Nope" not found, or this token cannot see it\n');
+    expect(unknown.stderr).toBe('opsync: error: vault "Nope" not found, or this token cannot see it (this token sees Production, Staging)\n');
 
     const bad = await cli(['export', '--vault', 'Production', '--filter', 'title zz "x"', '--out', 'bad']);
     expect(bad.code).toBe(1);

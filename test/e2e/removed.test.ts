@@ -84,7 +84,7 @@ describe('removed: blocks', () => {
     r = await cli(['plan', 'm.yaml', '--detailed-exitcode']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('No changes.');
-    expect(r.stdout).toContain('Warning: Production/old: removed: Production/old is not in the state, so there is nothing to forget');
+    expect(r.stdout).toContain('Warning: Production/old: a removed: block names it, but it is not in the state, so there is nothing to forget');
     expect((await ctx.client.getItem(old.vaultId, old.itemId)).title).toBe('Old webhook');
   });
 
@@ -108,6 +108,6 @@ describe('removed: blocks', () => {
     write('m.yaml', SECOND.replace(/removed:\n.*\n/, ''));
     const r = await cli(['plan', 'm.yaml']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('Production/old is protected and would be deleted');
+    expect(r.stdout).toContain('Error: Production/old: would be deleted, but it is protected');
   });
 });

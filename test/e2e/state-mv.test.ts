@@ -90,7 +90,7 @@ describe('plan', () => {
       const r = await cli([command, 'm.yaml', ...(command === 'apply' ? ['--auto-approve'] : [])]);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stdout.split('\n').filter((l) => l.startsWith('Error:'))).toEqual([
-        `Error: Staging/admin: Staging/admin is managed in vault Production (id ${vaultId}) but the manifest names vault "Staging"; moving items between vaults is not supported: ` +
+        `Error: Staging/admin: its item is managed in vault Production (id ${vaultId}) but the manifest names vault "Staging"; moving items between vaults is not supported: ` +
           'the moved block from Production/admin crosses vaults: rename within vault Production (or to its new name), or move the item in 1Password, then `opsync state rm Production/admin` and `opsync import` it',
       ]);
       expect(r.stdout).not.toMatch(/^[-+] (create|delete)/m);
@@ -122,7 +122,7 @@ describe('plan', () => {
     const r = await cli(['plan', 'm.yaml']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
-      `Error: Staging/admin: Staging/admin is managed in vault Production (id ${vaultId}) but the manifest names vault "Staging"; moving items between vaults is not supported: ` +
+      `Error: Staging/admin: its item is managed in vault Production (id ${vaultId}) but the manifest names vault "Staging"; moving items between vaults is not supported: ` +
         'keep its address in vault Production, or move the item in 1Password, then `opsync state rm Staging/admin` and `opsync import` it',
     );
     expect(r.stdout).not.toMatch(/^[-+] (create|delete)/m);

@@ -54,7 +54,7 @@ it.skipIf(!hasTmux)('approves and applies through the Ink interface on a termina
   await client.close();
 });
 
-it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a plain question: only "y" applies', async () => {
+it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a plain question: only "yes" applies', async () => {
   const dir = tempProject({
     'm.yaml': 'vault: Private\nitems:\n  asked:\n    title: Asked in text\n    category: LOGIN\n    fields:\n      username: me\n',
   });
@@ -65,7 +65,7 @@ it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a 
     const command = `env -u CI NO_COLOR=1 OP_CONNECT_HOST=${srv.url} OP_CONNECT_TOKEN=${srv.token} ${process.execPath} ${BIN} apply m.yaml --format text; echo "EXIT=$?"; sleep 60`;
     tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', dir, command);
     try {
-      const asked = await waitFor(/anything else aborts/, 'the question', name);
+      const asked = await waitFor(/Only 'yes' will be accepted to approve/, 'the question', name);
       expect(asked).toContain('+ create Private/asked');
       tmux('send-keys', '-t', name, answer, 'Enter');
       return await waitFor(/EXIT=\d+/, 'the exit code', name);
@@ -77,7 +77,7 @@ it.skipIf(!hasTmux)('with --format on a terminal, prints that format and asks a 
   expect(declined).toContain('Aborted: nothing was changed.');
   expect(declined).toContain('EXIT=1');
   expect(await client.listItems(vault.id, filterEq('title', 'Asked in text'))).toHaveLength(0);
-  expect(await run('y')).toContain('EXIT=0');
+  expect(await run('yes')).toContain('EXIT=0');
   expect(await client.listItems(vault.id, filterEq('title', 'Asked in text'))).toHaveLength(1);
   await client.close();
 });
