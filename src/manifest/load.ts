@@ -317,6 +317,7 @@ function buildDocument(
     if (!bad(['removed', i])) manifest.removed.push({ from: r.from, pos: pos(['removed', i], false) });
   });
   if (d.invalid.some((p) => p.length === 0 || p[0] === 'vault' || p[0] === 'moved')) return;
+  const vaultPos = pos(['vault'], false);
   for (const [key, raw] of Object.entries((d.data.items as Obj | undefined) ?? {})) {
     if (!isObj(raw)) continue;
     const item = raw;
@@ -390,6 +391,7 @@ function buildDocument(
     manifest.items.push({
       address: `${vault}/${key}`,
       vault,
+      vaultPos,
       key,
       title: (item.title as string | undefined) ?? key,
       category: (item.category as ItemCategory | undefined) ?? defaults.category ?? 'LOGIN',
