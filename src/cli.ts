@@ -119,8 +119,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .description('Secrets as code for 1Password Connect: validate, plan and apply YAML manifests.')
     .version(VERSION)
     .option('--config <file>', 'project settings (default: $OPSYNC_CONFIG, then ./opsync.yaml when it exists)')
-    .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .exitOverride();
 
   program
     .command('init')
@@ -293,7 +292,22 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .description(`print a shell completion script: source <(opsync completion bash), or zsh, fish`)
     .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
     .action((shell: string) => run((io) => completionCommand(program, shell, io)));
+  oneLineErrors(program, 'opsync');
   return program;
+}
+
+/**
+ * Commander's usage mistakes as opsync's other mistakes: one line on stderr, with its suggestion and where the
+ * usage is, e.g. `opsync: error: unknown option '--frmat'; did you mean --format? (see \`opsync plan --help\`)`.
+ */
+function oneLineErrors(cmd: Command, path: string): void {
+  cmd.configureOutput({
+    outputError: (text, write) => {
+      const line = text.trim().replace(/\s*\n\(Did you mean (.*)\?\)/, '; did you mean $1?').replace(/\s*\n\s*/g, ' ');
+      write(`opsync: ${inline(line)} (see \`${path} --help\`)\n`);
+    },
+  });
+  for (const sub of cmd.commands) oneLineErrors(sub, `${path} ${sub.name()}`);
 }
 
 const FS_REASONS: Record<string, string> = {

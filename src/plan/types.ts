@@ -111,6 +111,8 @@ export interface RefUse {
 
 export interface PlanDiagnostic {
   severity: 'error' | 'warning';
+  /** `safety`: the plan is over a safety limit (src/plan/safety.ts), so apply refuses it without --force. */
+  kind?: 'safety';
   address?: string;
   message: string;
   pos?: SourcePos;

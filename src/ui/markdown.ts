@@ -1,8 +1,10 @@
-// The plan as GitHub-flavoured Markdown, safe to post as a pull-request comment: counts first, drift called
-// out, a collapsible section per vault with a table of changed attributes per item, never a secret value.
-// Every value is entity-escaped (no Markdown, HTML, @mention or #reference can come through a value).
+// The plan as GitHub-flavoured Markdown, safe to post as pull-request comments: counts first, deletes and
+// replaces flagged as cautions, safety limits and drift as warnings, every vault's counts, a table of every
+// changed address (destructive first), then a collapsible section per vault with a table of changed attributes
+// per item; split into numbered parts when it passes a comment's size, never a secret value. Every value is
+// entity-escaped (no Markdown, HTML, @mention or #reference can come through a value).
 
-import { hasChanges, summarise, type Plan, type ResourceChange } from '../plan/types.js';
+import { hasChanges, summarise, type Plan, type PlanDiagnostic, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import {
   actionLabel,
   attrRows,
@@ -18,13 +20,19 @@ import { inline, multiline } from './sanitize.js';
 
 export interface MarkdownOptions {
   /**
-   * Stop adding items once the comment would pass this many characters, and say how many were left out.
-   * Default 60000: under GitHub's 65536-character limit for a comment. Infinity for no limit.
+   * Characters per part (one pull-request comment each). Default 65,000: under GitHub's 65,536-character
+   * limit for a comment, with room for a marker line a workflow adds. Infinity: one part, however long.
    */
   maxChars?: number;
+  /** The commit the plan was made for (GITHUB_SHA), shown in the footer. */
+  commit?: string;
+  /** How to apply this plan, for the footer; default `opsync apply` (or `opsync destroy`) with the plan's flags. */
+  applyCommand?: string;
 }
 
-export const DEFAULT_MARKDOWN_MAX_CHARS = 60_000;
+/** GitHub refuses a comment longer than this many characters. */
+export const GITHUB_COMMENT_LIMIT = 65_536;
+export const DEFAULT_MARKDOWN_MAX_CHARS = 65_000;
 
 /**
  * Entity-escape everything but letters, digits, spaces and punctuation that means nothing inline, so a value
@@ -32,19 +40,32 @@ export const DEFAULT_MARKDOWN_MAX_CHARS = 60_000;
  * or start math ($).
  */
 export function md(s: string): string {
-  return inline(s).replace(/[^\p{L}\p{N} ,./;=?+\-()%^{}]/gu, (c) => `&#${c.codePointAt(0)};`);
+  // GitHub finds @mentions and #references in the text after entities are decoded: a word joiner (U+2060)
+  // after @ and # keeps them plain text.
+  return inline(s).replace(/[^\p{L}\p{N} ,./;=?+\-()%^{}]/gu, (c) => `&#${c.codePointAt(0)};${c === '@' || c === '#' ? '&#8288;' : ''}`);
 }
 
 function code(s: string): string {
   return `<code>${md(s)}</code>`;
 }
 
-function cell(r: AttrRow, side: 'before' | 'after'): string {
-  if (r.sensitive) return side === 'after' ? `<i>${md(r.note ?? SENSITIVE_NOTE)}</i>` : '';
-  if (r.lines) return side === 'after' ? '<i>multi-line, see the diff below</i>' : '';
-  const v = r[side];
-  const note = side === 'after' && r.note ? ` <i>${md(r.note)}</i>` : '';
-  return v === undefined ? note.trim() : `${code(v)}${note}`;
+const NONE = '—';
+
+/** A table cell is never empty: GitHub draws an empty cell as nothing, which reads as a rendering fault. */
+function beforeCell(r: AttrRow): string {
+  if (r.sensitive) return r.marker === '+' ? '<i>absent</i>' : '<i>sensitive</i>';
+  if (r.lines) return r.marker === '+' ? '<i>absent</i>' : '<i>multi-line</i>';
+  if (r.before !== undefined) return code(r.before);
+  return r.marker === '+' ? '<i>absent</i>' : r.marker === '-' ? '<i>present</i>' : NONE;
+}
+
+function afterCell(r: AttrRow): string {
+  if (r.sensitive) return `<i>${md(r.note ?? SENSITIVE_NOTE)}</i>`;
+  if (r.lines) return '<i>multi-line, see the diff below</i>';
+  const note = r.note ? `<i>${md(r.note)}</i>` : '';
+  if (r.after !== undefined) return note ? `${code(r.after)} ${note}` : code(r.after);
+  if (note) return note;
+  return r.marker === '-' ? '<i>removed</i>' : r.marker === '+' ? '<i>added</i>' : NONE;
 }
 
 function fence(lines: string[]): string {
@@ -53,12 +74,37 @@ function fence(lines: string[]): string {
   return '`'.repeat(Math.max(3, longest + 1));
 }
 
-function itemBlock(c: ResourceChange): string {
+function isDestructive(c: ResourceChange): boolean {
+  return c.action === 'delete' || c.action === 'replace';
+}
+
+/** What a delete or replace loses, as a caution under its header (a delete of an item already gone loses nothing). */
+function cautionLines(c: ResourceChange): string[] {
+  if (c.action === 'delete' && !c.forgetOnly) {
+    return ['> [!CAUTION]', '> Deletes this item from 1Password, with its values.'];
+  }
+  if (c.action === 'replace') {
+    const old = c.replace?.retire.filter((r) => !r.gone).map((r) => code(r.itemId)) ?? [];
+    return c.replace?.stage === 'finish'
+      ? ['> [!CAUTION]', `> Finishes an interrupted replace: deletes the old item${old.length === 1 ? '' : 's'} ${old.join(', ')}.`]
+      : ['> [!CAUTION]', '> Replaces this item: a new item is created, then the old one is deleted, so its item id changes.'];
+  }
+  return [];
+}
+
+function itemHead(c: ResourceChange): string[] {
   const a = actionLabel(c);
   const out: string[] = [`#### ${md(`${a.marker} ${a.words}`)} ${code(c.address)}`, ''];
   const meta = [md(c.title), md(c.category)];
   if (c.itemId) meta.push(`item ${code(c.itemId)}${c.plannedVersion !== undefined ? ` version ${c.plannedVersion}` : ''}`);
   out.push(meta.join(' · '));
+  const caution = cautionLines(c);
+  if (caution.length) out.push('', ...caution);
+  return out;
+}
+
+function itemBlock(c: ResourceChange): string {
+  const out = itemHead(c);
   const notes: string[] = [];
   if (c.reasons.length) notes.push(`Because: ${c.reasons.map(md).join('; ')}`);
   if (c.movedFrom && !c.reasons.some((r) => r.includes(c.movedFrom ?? ''))) notes.push(`Moved from ${code(c.movedFrom)}`);
@@ -73,8 +119,8 @@ function itemBlock(c: ResourceChange): string {
 
   const rows = c.changes.flatMap(attrRows);
   if (rows.length) {
-    out.push('', '| | Attribute | Before | After |', '|:-:|---|---|---|');
-    for (const r of rows) out.push(`| ${md(r.marker)} | ${md(r.label)} | ${cell(r, 'before')} | ${cell(r, 'after')} |`);
+    out.push('', '| ± | Attribute | Before | After |', '|:-:|---|---|---|');
+    for (const r of rows) out.push(`| ${md(r.marker)} | ${md(r.label)} | ${beforeCell(r)} | ${afterCell(r)} |`);
     for (const r of rows) {
       if (!r.lines) continue;
       const body = r.lines.map((l) => (l.op === '@' ? l.text : `${l.op}${l.text}`));
@@ -84,6 +130,12 @@ function itemBlock(c: ResourceChange): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+/** An item whose block alone would not fit a comment (a very long multi-line value): its head and a note. */
+function shortItemBlock(c: ResourceChange): string {
+  const rows = c.changes.flatMap(attrRows).length;
+  return [...itemHead(c), '', `<i>Its ${rows} changed attribute(s) are too long for a comment: \`opsync plan\` shows them.</i>`, ''].join('\n');
 }
 
 function vaultCounts(changes: ResourceChange[]): string {
@@ -104,78 +156,284 @@ function vaultCounts(changes: ResourceChange[]): string {
 
 const LIST_CAP = 20;
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
 function driftCallout(plan: Plan): string[] {
   const drifted = plan.changes.filter((c) => c.drift);
   if (!drifted.length) return [];
   const out = ['> [!WARNING]', `> <b>Drift</b>: ${drifted.length} ${drifted.length === 1 ? 'item was' : 'items were'} changed outside opsync.`, '>'];
   for (const c of drifted.slice(0, LIST_CAP)) out.push(`> - ${code(c.address)}: ${md(driftText(c) ?? '')}`);
-  if (drifted.length > LIST_CAP) out.push(`> - … and ${drifted.length - LIST_CAP} more`);
+  if (drifted.length > LIST_CAP) out.push(`> - … and ${drifted.length - LIST_CAP} more, marked in the table of changes`);
   out.push('');
   return out;
 }
 
-function diagnosticsBlock(plan: Plan): string[] {
-  if (!plan.diagnostics.length) return [];
-  const errors = plan.diagnostics.some((d) => d.severity === 'error');
-  const out = [errors ? '> [!CAUTION]' : '> [!NOTE]', '> <b>Diagnostics</b>', '>'];
-  for (const d of plan.diagnostics.slice(0, LIST_CAP)) {
-    const where = d.pos ? `${code(`${d.pos.file}:${d.pos.line}:${d.pos.col}`)} ` : '';
-    const addr = d.address ? `${code(d.address)}: ` : '';
-    const msg = multiline(d.message).split('\n').map(md).join('<br>');
-    out.push(`> - <b>${d.severity === 'error' ? 'Error' : 'Warning'}</b> ${where}${addr}${msg}`);
+/** Deletes and replaces, counted in words, as the first thing a reviewer reads after the counts. */
+function cautionCallout(plan: Plan, overflow?: { listed: number; rest: number }): string[] {
+  const deletes = plan.changes.filter((c) => c.action === 'delete' && !c.forgetOnly).length;
+  const replaces = plan.changes.filter((c) => c.action === 'replace').length;
+  if (!deletes && !replaces) return [];
+  const what = [deletes && `deletes ${plural(deletes, 'item')}`, replaces && `replaces ${plural(replaces, 'item')}`].filter(Boolean).join(' and ');
+  const out = [
+    '> [!CAUTION]',
+    `> <b>This plan ${what}.</b> A delete removes an item and its values from 1Password; a replace creates a new item, ` +
+      'then deletes the old one (its item id changes). They come first in the table of changes.',
+  ];
+  if (overflow && overflow.rest > 0) {
+    out.push('>', `> <b>This part lists ${overflow.listed.toLocaleString('en-US')} of them; the other ${overflow.rest.toLocaleString('en-US')} are at the top of part 2.</b>`);
   }
-  if (plan.diagnostics.length > LIST_CAP) out.push(`> - … and ${plan.diagnostics.length - LIST_CAP} more`);
   out.push('');
   return out;
 }
 
-export function renderPlanMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
+function diagnosticItem(d: PlanDiagnostic): string {
+  const where = d.pos ? `${code(`${d.pos.file}:${d.pos.line}:${d.pos.col}`)} ` : '';
+  const addr = d.address ? `${code(d.address)}: ` : '';
+  const msg = multiline(d.message).split('\n').map(md).join('<br>');
+  return `- <b>${d.severity === 'error' ? 'Error' : 'Warning'}</b> ${where}${addr}${msg}`;
+}
+
+/** Safety-limit breaches: a warning of their own, since apply will refuse the plan. */
+function safetyCallout(plan: Plan): string[] {
+  const safety = plan.diagnostics.filter((d) => d.kind === 'safety');
+  if (!safety.length) return [];
+  const out = ['> [!WARNING]', '> <b>Over the safety limits</b>: `opsync apply` refuses this plan unless given --force.', '>'];
+  for (const d of safety) out.push(`> - ${multiline(d.message).split('\n').map(md).join('<br>')}`);
+  out.push('');
+  return out;
+}
+
+/** Errors (caution: nothing can be applied), then other warnings; the first LIST_CAP of them, the rest later. */
+function diagnosticsCallout(diags: PlanDiagnostic[], more: number): string[] {
+  const out: string[] = [];
+  const errors = diags.filter((d) => d.severity === 'error');
+  const warnings = diags.filter((d) => d.severity !== 'error');
+  if (errors.length) {
+    out.push('> [!CAUTION]', '> <b>Errors</b>: nothing can be applied until they are fixed.', '>', ...errors.map((d) => `> ${diagnosticItem(d)}`), '');
+  }
+  if (warnings.length) out.push('> [!WARNING]', '> <b>Warnings</b>', '>', ...warnings.map((d) => `> ${diagnosticItem(d)}`), '');
+  if (more > 0) out.push(`<i>… and ${more} more diagnostic(s), listed after the table of changes.</i>`, '');
+  return out;
+}
+
+/** Every vault's counts, destructive first, zeros written out (no empty cell); a row for all when several. */
+function countsTable(plan: Plan): string[] {
+  const groups = byVault(plan.changes);
+  const total = summarise(plan.changes);
+  const cols: [keyof PlanSummary, string][] = [
+    ['delete', 'Delete'],
+    ['replace', 'Replace'],
+    ['update', 'Update'],
+    ['create', 'Create'],
+    ...(total.forget ? [['forget', 'Forget'] as [keyof PlanSummary, string]] : []),
+    ...(total.move ? [['move', 'Move'] as [keyof PlanSummary, string]] : []),
+    ...(total.protect ? [['protect', '(Un)protect'] as [keyof PlanSummary, string]] : []),
+    ['drifted', 'Drifted'],
+    ['noop', 'Unchanged'],
+  ];
+  const row = (name: string, s: PlanSummary) => `| ${name} | ${cols.map(([k]) => (s[k] && (k === 'delete' || k === 'replace') ? `<b>${s[k]}</b>` : String(s[k]))).join(' | ')} |`;
+  const out = [`| Vault | ${cols.map(([, h]) => h).join(' | ')} |`, `|---|${cols.map(() => '--:').join('|')}|`];
+  for (const [vault, changes] of groups) out.push(row(md(vault), summarise(changes)));
+  if (groups.size > 1) out.push(row('<b>All</b>', total));
+  out.push('');
+  return out;
+}
+
+/** Destructive first, then update, create, forget, the state-only changes and drift; plan order within each. */
+function rank(c: ResourceChange): number {
+  switch (c.action) {
+    case 'delete':
+      return 0;
+    case 'replace':
+      return 1;
+    case 'update':
+      return 2;
+    case 'create':
+      return 3;
+    case 'forget':
+      return 4;
+    default:
+      return c.drift ? 6 : 5;
+  }
+}
+
+function actionCell(c: ResourceChange): string {
+  const a = actionLabel(c);
+  const parts: string[] = [];
+  if (a.words === 'moved' && c.movedFrom) parts.push(`moved from ${md(c.movedFrom)}`);
+  else {
+    parts.push(isDestructive(c) && !c.forgetOnly ? `<b>${md(a.words)}</b>` : md(a.words));
+    if (c.movedFrom) parts.push(`moved from ${md(c.movedFrom)}`);
+  }
+  if (c.protectChanged && a.words !== 'protect' && a.words !== 'unprotect') parts.push(c.protect ? 'protect' : 'unprotect');
+  if (c.drift && c.action !== 'noop' && !c.forgetOnly) parts.push(c.drift.liveMissing ? 'deleted outside opsync' : 'drifted');
+  return parts.join(' · ');
+}
+
+const TABLE_HEAD = '| Action | Address |\n|---|---|\n';
+
+type Unit = { ctx: string; text: string; short?: string; destructive?: boolean };
+
+interface Context {
+  open: (continued: boolean) => string;
+  close: string;
+}
+
+/** A word as a POSIX shell reads it: as is when plain, else single-quoted. */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `opsync apply` with the flags that made this plan (the manifests are opsync.yaml's unless said). */
+export function defaultApplyCommand(plan: Plan): string {
+  const args = [plan.mode === 'destroy' ? 'destroy' : 'apply'];
+  for (const t of plan.targets) args.push('--target', shellWord(t));
+  for (const r of plan.rotate) args.push('--rotate', shellWord(r));
+  for (const r of plan.replace ?? []) args.push('--replace', shellWord(r));
+  return `opsync ${args.join(' ')}`;
+}
+
+function commitText(sha: string): string {
+  // A plain hex SHA is left as is, for GitHub to link; anything else is only text.
+  return /^[0-9a-f]{7,64}$/i.test(sha) ? sha : code(sha);
+}
+
+/**
+ * The plan as pull-request comments: one when it fits `maxChars`, else numbered parts. Part 1 always has the
+ * counts, every vault's counts, the cautions and warnings, and the table of changed addresses starting with
+ * every delete and replace (only when those alone pass a comment does part 1 say how many open part 2); the
+ * rest of the table, then the details per vault, follow in as many parts as they need.
+ */
+export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}): string[] {
   const max = opts.maxChars ?? DEFAULT_MARKDOWN_MAX_CHARS;
   const changed = hasChanges(plan);
-  const head = [
-    `### opsync ${plan.mode === 'destroy' ? 'destroy plan' : 'plan'}`,
-    '',
-    `<b>${md(summaryLine(plan, changed))}</b>`,
-    '',
-    `Connect ${code(plan.connectHost)}${plan.targets.length ? ` · targets ${plan.targets.map(code).join(', ')}` : ''}`,
-    '',
-    ...driftCallout(plan),
-    ...diagnosticsBlock(plan),
-  ].join('\n');
-  const foot = `<sub>opsync ${md(plan.opsyncVersion)} · plan created ${md(plan.createdAt)}</sub>\n`;
-
   const shown = plan.changes.filter(isShown);
-  const parts: string[] = [head];
-  let length = head.length + foot.length + 400; // room for the "left out" note and closing tags
-  let omitted = 0;
+  const title = `opsync ${plan.mode === 'destroy' ? 'destroy plan' : 'plan'}`;
+  const other = plan.diagnostics.filter((d) => d.kind !== 'safety');
+  const applyCmd = opts.applyCommand ?? defaultApplyCommand(plan);
+
+  const head = (part: number, parts: number, overflow?: { listed: number; rest: number }): string => {
+    const label = parts > 1 ? ` · part ${part} of ${parts}` : '';
+    if (part > 1) return `### ${title}${label}\n\n<i>Continued from part ${part - 1}; part 1 has the counts, the cautions and the warnings.</i>\n\n`;
+    const lines = [
+      `### ${title}${label}`,
+      '',
+      `<b>${md(summaryLine(plan, changed))}</b>`,
+      '',
+      `Connect ${code(plan.connectHost)}${plan.targets.length ? ` · targets ${plan.targets.map(code).join(', ')}` : ''}`,
+      '',
+    ];
+    if (parts > 1) {
+      lines.push(
+        `<i>This plan is in ${parts} parts, as a comment holds at most ${GITHUB_COMMENT_LIMIT.toLocaleString('en-US')} characters. This part has the counts, ` +
+          `the cautions and warnings, and the table of changes, deletes and replaces first; parts 2 to ${parts} go on with it and the details.</i>`,
+        '',
+      );
+    }
+    lines.push(...cautionCallout(plan, overflow), ...safetyCallout(plan), ...driftCallout(plan), ...diagnosticsCallout(other.slice(0, LIST_CAP), other.length - LIST_CAP));
+    if (shown.length) lines.push(...countsTable(plan));
+    return `${lines.join('\n')}\n`;
+  };
+  const foot = (part: number, parts: number): string => {
+    const bits = [
+      ...(parts > 1 ? [`part ${part} of ${parts}`] : []),
+      ...(opts.commit ? [`commit ${commitText(opts.commit)}`] : []),
+      `opsync ${md(plan.opsyncVersion)}`,
+      `plan created ${md(plan.createdAt)}`,
+      `apply with ${code(applyCmd)}`,
+    ];
+    return `<sub>${bits.join(' · ')}</sub>\n`;
+  };
+
+  // Everything after the head, as units that a part boundary may fall between.
+  const contexts = new Map<string, Context>();
+  const units: Unit[] = [];
+  if (shown.length) {
+    contexts.set('table', {
+      open: (cont) => `#### Changes${cont ? ' (continued)' : ''}\n\n${TABLE_HEAD}`,
+      close: '\n',
+    });
+    const ordered = shown.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i);
+    for (const { c } of ordered) units.push({ ctx: 'table', text: `| ${actionCell(c)} | ${md(c.address)} |\n`, destructive: isDestructive(c) });
+  }
+  if (other.length > LIST_CAP) {
+    contexts.set('diag', { open: (cont) => `#### More diagnostics${cont ? ' (continued)' : ''}\n\n`, close: '\n' });
+    for (const d of other.slice(LIST_CAP)) units.push({ ctx: 'diag', text: `${diagnosticItem(d)}\n` });
+  }
   for (const [vault, changes] of byVault(plan.changes)) {
     const items = changes.filter(isShown);
     if (!items.length) continue;
-    const open = `<details><summary><b>${md(vault)}</b> · ${md(vaultCounts(changes))}</summary>\n\n`;
-    const close = '</details>\n';
-    if (omitted || length + open.length + close.length > max) {
-      omitted += items.length;
-      continue;
-    }
-    const blocks: string[] = [];
-    length += open.length + close.length;
-    for (const c of items) {
-      const b = itemBlock(c);
-      if (omitted || length + b.length + 1 > max) {
-        omitted += 1;
-        continue;
+    const key = `vault:${vault}`;
+    const counts = md(vaultCounts(changes));
+    contexts.set(key, {
+      open: (cont) => `<details><summary><b>${md(vault)}</b>${cont ? ' (continued)' : ''} · ${counts}</summary>\n\n`,
+      close: '</details>\n\n',
+    });
+    for (const c of items) units.push({ ctx: key, text: `${itemBlock(c)}\n`, short: `${shortItemBlock(c)}\n` });
+  }
+
+  // One comment when it all fits.
+  const bodyOf = (list: Unit[]): string => {
+    let out = '';
+    let ctx: string | undefined;
+    for (const u of list) {
+      if (u.ctx !== ctx) {
+        if (ctx) out += contexts.get(ctx)!.close;
+        out += contexts.get(u.ctx)!.open(false);
+        ctx = u.ctx;
       }
-      blocks.push(b);
-      length += b.length + 1;
+      out += u.text;
     }
-    if (blocks.length) parts.push(`${open}${blocks.join('\n')}\n${close}`);
+    if (ctx) out += contexts.get(ctx)!.close;
+    return out;
+  };
+  const single = `${head(1, 1)}${bodyOf(units)}${foot(1, 1)}`;
+  if (single.length <= max) return [single];
+
+  // Parts: room for the longest head and foot a part can have, then units in order, a context reopened
+  // ("continued") where a part starts inside it and closed where a part ends inside it.
+  const worst = 99_999;
+  const totalDestructive = units.filter((u) => u.destructive).length;
+  const room1 = max - head(1, worst, { listed: totalDestructive, rest: totalDestructive }).length - foot(worst, worst).length;
+  const roomN = max - head(worst, worst).length - foot(worst, worst).length;
+  const bodies: string[] = [];
+  const seen = new Set<string>();
+  let body = '';
+  let ctx: string | undefined;
+  let room = room1;
+  let destructiveInFirst = 0;
+  const flush = () => {
+    if (ctx) body += contexts.get(ctx)!.close;
+    bodies.push(body);
+    body = '';
+    ctx = undefined;
+    room = roomN;
+  };
+  for (const u of units) {
+    let text = u.text;
+    for (;;) {
+      const c = contexts.get(u.ctx)!;
+      const switching = u.ctx !== ctx;
+      const add = (switching && ctx ? contexts.get(ctx)!.close : '') + (switching ? c.open(seen.has(u.ctx)) : '') + text;
+      if (body.length + add.length + c.close.length <= room || (body === '' && text === (u.short ?? text))) {
+        // Fits, or cannot be made to fit: a fresh part takes it as short as it gets.
+        body += add;
+        ctx = u.ctx;
+        seen.add(u.ctx);
+        if (u.destructive && bodies.length === 0) destructiveInFirst += 1;
+        break;
+      }
+      if (body === '') text = u.short ?? text;
+      else flush();
+    }
   }
-  if (omitted) {
-    parts.push(
-      `<i>${omitted} of ${shown.length} changed items are left out to keep this comment under ${max} characters; ` +
-        'the full plan is in the workflow log (opsync plan).</i>\n',
-    );
-  }
-  parts.push(foot);
-  return parts.join('\n');
+  if (body) flush();
+  const n = bodies.length;
+  const overflow = { listed: destructiveInFirst, rest: totalDestructive - destructiveInFirst };
+  return bodies.map((b, i) => `${head(i + 1, n, i === 0 ? overflow : undefined)}${b}${foot(i + 1, n)}`);
+}
+
+/** The plan as one pull-request comment: the whole of it when it fits, else part 1 of `renderPlanMarkdownParts`. */
+export function renderPlanMarkdown(plan: Plan, opts: MarkdownOptions = {}): string {
+  return renderPlanMarkdownParts(plan, opts)[0];
 }
