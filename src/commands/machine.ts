@@ -16,7 +16,7 @@ import { doneDetails, renderApplyResultJson, type ApplyResultJson } from '../ui/
 import { diagnosticFields, planned, type EventStream, type StreamCommand, createEventStream } from '../ui/events.js';
 import { appendStepSummary } from '../ui/github.js';
 import { renderPlanMarkdown } from '../ui/markdown.js';
-import { createApplyReporter, type ProgressMode } from '../ui/progress.js';
+import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { renderPlanText } from '../ui/text.js';
 import { relative } from 'node:path';
 import { ExitCode, printDiagnostics, type IO } from './common.js';
@@ -194,6 +194,7 @@ export async function applyMachine(plan: Plan, execute: Execute, flags: MachineF
       if (timer) clearInterval(timer);
     }
     reporter?.finish();
+    if (!events) io.err(renderApplyResult(result, plan)); // people reading a CI log get the text apply's last lines
     return finish(result.interrupted ? 'interrupted' : result.failed.length > 0 ? 'failed' : 'applied', result, details.details);
   } finally {
     process.off('SIGINT', onSignal);

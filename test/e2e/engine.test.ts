@@ -361,11 +361,11 @@ items:
     expect(await liveByTitle('Production', 'Primary database')).toEqual([]);
   });
 
-  it('apply --format json keeps stdout one JSON document, with progress on stderr', async () => {
+  it('apply --format json keeps stdout one JSON document (the result), with progress on stderr', async () => {
     write('m.yaml', BASIC());
     const r = await cli(['apply', 'm.yaml', '--auto-approve', '--format', 'json'], { DB_PASSWORD: 'pw' });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).resource_changes[0]).toMatchObject({ address: 'Production/db', action: 'create' });
+    expect(JSON.parse(r.stdout).operations[0]).toMatchObject({ address: 'Production/db', action: 'create', outcome: 'done' });
     expect(r.stderr).toContain('Production/db');
     expect(r.stderr).toContain('Apply complete: 1 done');
   });
