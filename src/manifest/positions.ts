@@ -43,6 +43,71 @@ function pairOf(map: YAMLMap, seg: string): Pair | undefined {
 }
 
 /**
+ * Offsets of a document's nodes as the quick reader (quickYaml.ts) records them: a scalar is its offset, a
+ * collection its offset and its entries. Offsets are those the yaml library's node ranges start at.
+ */
+export type PosNode = number | PosMap | PosSeq;
+export interface PosMap {
+  at: number;
+  /**
+   * Its entries, three slots each: the key's text (String of its value, as pairOf compares keys; no two
+   * alike), the key's offset, the value's node. Flat, as most maps are never looked up.
+   */
+  entries: (string | PosNode)[];
+  /** Built at the first lookup of a map of more than INDEX_FROM entries: key text -> slot. */
+  index?: Map<string, number>;
+}
+export interface PosSeq {
+  at: number;
+  items: PosNode[];
+}
+
+/** The slot of the entry of `map` whose key reads as `seg`, or -1. */
+function slotOf(map: PosMap, seg: string): number {
+  const e = map.entries;
+  if (e.length <= INDEX_FROM * 3) {
+    for (let s = 0; s < e.length; s += 3) {
+      positionWork.entries++;
+      if (e[s] === seg) return s;
+    }
+    return -1;
+  }
+  if (!map.index) {
+    map.index = new Map();
+    for (let s = 0; s < e.length; s += 3) {
+      positionWork.entries++;
+      map.index.set(e[s] as string, s);
+    }
+  }
+  positionWork.entries++;
+  return map.index.get(seg) ?? -1;
+}
+
+/** positionOf for a document the quick reader read: the same walk over its recorded offsets. */
+export function positionIn(root: PosNode, lines: LineCounter, file: string, path: JsonPath, preferKey = true): SourcePos {
+  let node: PosNode = root;
+  let at = typeof root === 'number' ? root : root.at;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (typeof node === 'number') break;
+    if ('entries' in node) {
+      const map: PosMap = node;
+      const slot = slotOf(map, String(seg));
+      if (slot === -1) break;
+      node = map.entries[slot + 2] as PosNode;
+      at = i === path.length - 1 && preferKey ? (map.entries[slot + 1] as number) : typeof node === 'number' ? node : node.at;
+    } else if (typeof seg === 'number' || /^\d+$/.test(seg)) {
+      const item: PosNode | undefined = node.items[Number(seg)];
+      if (item === undefined) break;
+      node = item;
+      at = typeof item === 'number' ? item : item.at;
+    } else break;
+  }
+  const { line, col } = lines.linePos(at);
+  return { file, line, col };
+}
+
+/**
  * Where `path` is written: the key of the last map entry when `preferKey`, else its value. A path that
  * goes further than the document (a missing property) stops at the deepest node that exists.
  */
