@@ -174,11 +174,11 @@ function cautionCallout(plan: Plan, overflow?: { listed: number; rest: number })
   const replaces = plan.changes.filter((c) => c.action === 'replace').length;
   if (!deletes && !replaces) return [];
   const what = [deletes && `deletes ${plural(deletes, 'item')}`, replaces && `replaces ${plural(replaces, 'item')}`].filter(Boolean).join(' and ');
-  const out = [
-    '> [!CAUTION]',
-    `> <b>This plan ${what}.</b> A delete removes an item and its values from 1Password; a replace creates a new item, ` +
-      'then deletes the old one (its item id changes). They come first in the table of changes.',
-  ];
+  const explain = [
+    deletes && 'A delete removes an item and its values from 1Password.',
+    replaces && 'A replace creates a new item, then deletes the old one (its item id changes).',
+  ].filter(Boolean);
+  const out = ['> [!CAUTION]', `> <b>This plan ${what}.</b> ${explain.join(' ')} Deletes and replaces come first in the table of changes.`];
   if (overflow && overflow.rest > 0) {
     out.push('>', `> <b>This part lists ${overflow.listed.toLocaleString('en-US')} of them; the other ${overflow.rest.toLocaleString('en-US')} are at the top of part 2.</b>`);
   }
