@@ -182,7 +182,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
     );
 
-  withLock(withPlanning(program.command('refresh')))
+  withJsonStream(withLock(withPlanning(program.command('refresh'))))
     .description('update state versions from live where live matches the manifests; report drift')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .action((paths: string[], raw: RawFlags, cmd: Command) =>

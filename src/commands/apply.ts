@@ -14,7 +14,7 @@ import { inline } from '../ui/sanitize.js';
 import { refreshProgress } from '../ui/status.js';
 import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
 import { planExitCode, showPlan, type PlanFlags } from './plan.js';
-import { applyMachine, isMachineRun, manifestDiagnostics, refreshedEvents, withEventStream } from './machine.js';
+import { applyMachine, isMachineRun, manifestDiagnostics, refreshedEvents, refreshEvents, withEventStream } from './machine.js';
 import { planStarted } from '../ui/events.js';
 
 export interface ApplyFlags extends PlanFlags {
@@ -186,11 +186,18 @@ async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['
 }
 
 /** Bring state versions up to date where live still matches the manifests; report drift, hide none. */
-export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
-  const manifest = loadOrFail(paths, io, flags.vaultDefaults);
+export function refreshCommand(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
+  return withEventStream('refresh', flags, io, (events) => refreshRun(paths, { ...flags, events }, io));
+}
+
+async function refreshRun(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
+  const { events } = flags;
+  const out = events ? io.err : io.out; // --json-stream: stdout holds only the events, the report goes to stderr
+  const manifest = loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
   return withStateAndConnection(flags, io, 'opsync refresh', async (store, conn) => {
+    events?.emit('plan_started', planStarted('refresh', { connectHost: conn.backend, targets: flags.target }));
     const plan = await makePlan(
-      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend },
+      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, ...refreshedEvents(events) },
       { manifest, state: store.state, targets: flags.target, rotate: [] },
     );
     const refreshOnly: Plan = { ...plan, diagnostics: [], changes: plan.changes.filter((c) => c.action === 'noop' && !changesStateOnly(c)) };
@@ -205,10 +212,12 @@ export async function refreshCommand(paths: string[], flags: ApplyFlags, io: IO)
         : c.drift.ignored
           ? `changed outside opsync (version ${c.drift.stateVersion} -> ${c.drift.liveVersion}), only in ignored paths or back to the manifest: state updated`
           : `changed outside opsync (version ${c.drift.stateVersion} -> ${c.drift.liveVersion}); the next apply reverts it`;
-      io.out(`! ${c.address}: ${what}\n`);
+      out(`! ${c.address}: ${what}\n`);
     }
     printDiagnostics(io, plan.diagnostics);
-    io.out(`Refresh: ${plan.changes.length} resource(s) checked, ${drifted} drifted.\n`);
-    return planExitCode(plan, false) || (result.failed.length ? 1 : 0);
+    out(`Refresh: ${plan.changes.length} resource(s) checked, ${drifted} drifted.\n`);
+    const code = planExitCode(plan, false) || (result.failed.length ? 1 : 0);
+    if (events) refreshEvents(events, plan, result, store.state);
+    return code;
   });
 }

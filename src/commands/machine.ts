@@ -201,3 +201,20 @@ export async function applyMachine(plan: Plan, execute: Execute, flags: MachineF
     process.off('SIGTERM', onSignal);
   }
 }
+
+/**
+ * The end of `refresh --json-stream`: the plan's diagnostics, an `apply_errored` per state update that failed,
+ * and the `summary` (status applied: the state now has live's versions where live matches the manifests).
+ */
+export function refreshEvents(events: EventStream, plan: Plan, result: ApplyResult, state: { lineage: string; serial: number }): void {
+  events.diagnostics(plan.diagnostics);
+  for (const f of result.failed) events.emit('apply_errored', { address: f.address, action: f.action, error: f.error });
+  const errored = plan.diagnostics.some((d) => d.severity === 'error');
+  events.emit('summary', {
+    command: 'refresh',
+    status: errored ? 'errored' : result.failed.length > 0 ? 'failed' : 'applied',
+    plan: planned(plan).summary,
+    state: { lineage: state.lineage, serial: state.serial },
+    elapsed_ms: Math.round(result.elapsedMs),
+  });
+}

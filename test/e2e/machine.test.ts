@@ -184,6 +184,21 @@ describe('--json-stream', () => {
     expect(de.at(-1)).toMatchObject({ command: 'destroy', status: 'applied', state: { serial: state().serial } });
   });
 
+  it('refresh: the report on stderr, a resource_refreshed per resource with its drift, the state serial in the summary', { timeout: 120_000 }, async () => {
+    expect((await cli(['apply', 'm.yaml', '--auto-approve'])).code).toBe(0);
+    const db = state().resources['Private/db'];
+    await client.patchItem(db.vaultId, db.itemId, [{ op: 'replace', path: '/title', value: 'Renamed' }]);
+    const r = await cli(['refresh', 'm.yaml', '--json-stream']);
+    expect(r.code, r.stderr).toBe(0);
+    const ev = events(r);
+    expect(ev[0]).toMatchObject({ type: 'plan_started', command: 'refresh' });
+    expect(ev.find((e) => e.type === 'resource_refreshed' && e.address === 'Private/db')).toMatchObject({ drifted: true });
+    expect(ev.find((e) => e.type === 'resource_refreshed' && e.address === 'Private/api')).toMatchObject({ drifted: false, action: 'noop' });
+    expect(ev.at(-1)).toMatchObject({ command: 'refresh', status: 'applied', plan: { drifted: 1 }, state: { serial: state().serial } });
+    expect(r.stderr).toMatch(/^! Private\/db: changed outside opsync/m);
+    expect(r.stderr).toMatch(/^Refresh: 2 resource\(s\) checked, 1 drifted\.$/m);
+  });
+
   it('a saved plan applied: plan_started names it, no refresh events', { timeout: 120_000 }, async () => {
     expect((await cli(['plan', 'm.yaml', '-out', 'p.opsplan'])).code).toBe(0);
     const r = await cli(['apply', 'p.opsplan', '--json-stream', '--auto-approve']);
