@@ -3,7 +3,7 @@
 // events (schemas/events.schema.json) as the run goes; `--version` and `version`; OPSYNC_LOG's request log.
 // And the leak test: secrets from env, file, literal and generate through every one of these outputs, with the
 // request log at trace, never appear, nor does the token.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -14,7 +14,7 @@ import { VERSION } from '../../src/version.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { findLeak } from '../support/leaks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { runCli, tempProject, type CliResult } from './cli.js';
+import { runCli, spawnCli, tempProject, type CliResult } from './cli.js';
 
 function validator(file: string) {
   const schema = JSON.parse(readFileSync(new URL(`../../schemas/${file}`, import.meta.url), 'utf8')) as object;
@@ -197,6 +197,34 @@ describe('--json-stream', () => {
     expect(ev.at(-1)).toMatchObject({ command: 'refresh', status: 'applied', plan: { drifted: 1 }, state: { serial: state().serial } });
     expect(r.stderr).toMatch(/^! Private\/db: changed outside opsync/m);
     expect(r.stderr).toMatch(/^Refresh: 2 resource\(s\) checked, 1 drifted\.$/m);
+  });
+
+  it('events come as they happen: Ctrl-C after the first apply_start ends in apply_skipped and a summary interrupted', { timeout: 120_000 }, async () => {
+    const many = Array.from({ length: 6 }, (_, i) => `  item${i}:\n    title: Item ${i}\n    category: LOGIN\n    fields: { user: u${i} }\n`).join('');
+    writeFileSync(join(dir, 'many.yaml'), `vault: Private\nitems:\n${many}`);
+    proxy.inject({ method: 'POST', delayMs: 1500, times: Infinity }); // each create takes a while
+    const child = spawnCli(['apply', 'many.yaml', '--json-stream', '--auto-approve', '--parallelism', '1'], { cwd: dir, env: env() });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      // The stream is live: the first operation's start is readable while it runs, before the run ends.
+      if (!signalled && stdout.includes('"type":"apply_start"')) {
+        signalled = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    expect(signalled).toBe(true);
+    expect(code, stderr).toBe(1);
+    const ev = events({ code, stdout, stderr });
+    expect(ev.filter((e) => e.type === 'apply_complete').length).toBeGreaterThanOrEqual(1); // the running one finished
+    expect(ev.filter((e) => e.type === 'apply_skipped').length).toBeGreaterThanOrEqual(1);
+    expect(ev.find((e) => e.type === 'apply_skipped')).toMatchObject({ action: 'create', reason: expect.any(String) });
+    expect(ev.at(-1)).toMatchObject({ command: 'apply', status: 'interrupted', state: { serial: state().serial } });
+    expect(stderr).toMatch(/Interrupted: .*`opsync apply` again finishes the job/);
   });
 
   it('a saved plan applied: plan_started names it, no refresh events', { timeout: 120_000 }, async () => {
