@@ -5,6 +5,7 @@
 import { CONNECT_ID, type ItemSummary } from '../connect/types.js';
 import { UserError } from '../errors.js';
 import type { Manifest } from '../manifest/types.js';
+import { closest, suggest } from '../plan/select.js';
 import { vaultNotFound } from '../plan/unknownVault.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { StateStore } from '../state/store.js';
@@ -27,7 +28,8 @@ export async function importCommand(address: string, ref: string, manifest: Mani
   const desired = manifest.items.find((i) => i.address === address);
   if (!desired) {
     throw new UserError(
-      `${address} is not declared in the manifests (${manifest.files.length} file(s) read); declare it first, or the next plan would delete the imported item`,
+      `${address} is not declared in the manifests (${manifest.files.length} file(s) read); declare it first, or the next plan would delete the imported item` +
+        suggest(closest(address, manifest.items.map((i) => i.address)), 'addresses'),
     );
   }
   const { vault: vaultRef, item: itemRef } = parseItemRef(ref);
@@ -37,7 +39,9 @@ export async function importCommand(address: string, ref: string, manifest: Mani
     if (!vault) throw new UserError(vaultNotFound(vaultRef, await conn.client.listVaults()));
     // The manifest names this vault (by id or name) or another one.
     if (desired.vault !== vault.id && desired.vault !== vault.name) {
-      throw new UserError(`${address} is declared in vault "${desired.vault}" but ${ref} is in vault ${vault.name}; an item cannot change vaults`);
+      throw new UserError(
+        `${address} is declared in vault "${desired.vault}" but ${ref} is in vault ${vault.name}; an item cannot change vaults: import an item of vault "${desired.vault}", or declare it in a manifest of vault ${vault.name}`,
+      );
     }
     let found: ItemSummary | undefined;
     // An id-shaped ref is an id unless some item has it as its title. Both reads wait out real Connect's read
@@ -50,7 +54,11 @@ export async function importCommand(address: string, ref: string, manifest: Mani
       }
       found = byTitle[0];
     }
-    if (!found) throw new UserError(`no item "${itemRef}" (by id or exact title) in vault ${vault.name}`);
+    if (!found) {
+      const near = closest(itemRef, (await conn.client.listItems(vault.id)).map((s) => s.title));
+      const titles = [...near.caseOnly, ...near.near].map((t) => `"${t}"`);
+      throw new UserError(`no item "${itemRef}" (by id or exact title) in vault ${vault.name}${titles.length ? `; did you mean ${titles.join(' or ')}?${near.caseOnly.length ? ' (titles are case-sensitive)' : ''}` : ''}`);
+    }
 
     const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync import' });
     try {

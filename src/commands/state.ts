@@ -2,6 +2,7 @@
 // an item in Connect, and the state holds no secret values, so nothing here can print one.
 
 import { UserError } from '../errors.js';
+import { closest, suggest } from '../plan/select.js';
 import { readState } from '../state/file.js';
 import { StateStore } from '../state/store.js';
 import type { StateFile, StateResource } from '../state/types.js';
@@ -14,6 +15,16 @@ export interface StateFlags {
 }
 
 const ADDRESS = /^[^/]+\/[^/]+$/;
+
+/** `; did you mean Y?` with the nearest of the state's addresses, or nothing. */
+function nearest(address: string, state: StateFile): string {
+  return suggest(closest(address, [...Object.keys(state.resources), ...Object.keys(state.pending)]), 'addresses');
+}
+
+/** `X is not in PATH; did you mean Y? (see \`opsync state list\`)`. */
+function notInState(address: string, state: StateFile, path: string): string {
+  return `${address} is not in ${path}${nearest(address, state)} (see \`opsync state list\`)`;
+}
 
 function checkAddress(address: string): void {
   if (!ADDRESS.test(address)) throw new UserError(`"${address}" is not an address: write <vault>/<key>, as manifests make them`);
@@ -35,7 +46,7 @@ export function stateShowCommand(address: string, json: boolean, flags: StateFla
   const state = readState(flags.state);
   const r = state.resources[address];
   const p = state.pending[address];
-  if (!r && !p) throw new UserError(`${address} is not in ${flags.state} (see \`opsync state list\`)`);
+  if (!r && !p) throw new UserError(notInState(address, state, flags.state));
   if (json) {
     io.out(`${JSON.stringify(r ?? { ...p, pending: true }, null, 2)}\n`);
     return 0;
@@ -64,7 +75,11 @@ export async function stateRmCommand(addresses: string[], flags: StateFlags, io:
   const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state rm' });
   try {
     const missing = addresses.filter((a) => !store.state.resources[a] && !store.state.pending[a]);
-    if (missing.length) throw new UserError(`not in ${flags.state}: ${missing.join(', ')}; nothing was removed`);
+    if (missing.length === 1) throw new UserError(`${notInState(missing[0], store.state, flags.state)}; nothing was removed`);
+    if (missing.length) {
+      const each = missing.map((a) => `${a}${nearest(a, store.state).replace(/^; (.*)$/, ' ($1)')}`);
+      throw new UserError(`not in ${flags.state}: ${each.join(', ')}; nothing was removed (see \`opsync state list\`)`);
+    }
     const removed: StateResource[] = [];
     store.update((s) => {
       for (const a of addresses) {
@@ -111,7 +126,7 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
   const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state mv' });
   try {
     const s0 = store.state;
-    if (!s0.resources[from] && !s0.pending[from]) throw new UserError(`${from} is not in ${flags.state} (see \`opsync state list\`)`);
+    if (!s0.resources[from] && !s0.pending[from]) throw new UserError(notInState(from, s0, flags.state));
     if (s0.resources[to] || s0.pending[to]) throw new UserError(`${to} is already in ${flags.state}; remove it first with \`opsync state rm ${to}\``);
     checkSameVault(s0, from, to);
     store.update((s) => {

@@ -160,6 +160,33 @@ describe('without a terminal, each command names itself', () => {
   });
 });
 
+describe('a usage mistake is one line that says what to do', () => {
+  it('an unknown command or option, with the nearest and where the usage is', async () => {
+    let r = await ctx.cli(['plna', 'm.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("opsync: error: unknown command 'plna'; did you mean plan? (see `opsync --help`)\n");
+    r = await ctx.cli(['plan', 'm.yaml', '--frmat', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("opsync: error: unknown option '--frmat'; did you mean --format? (see `opsync plan --help`)\n");
+    r = await ctx.cli(['state', 'rm']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("opsync: error: missing required argument 'addresses' (see `opsync state rm --help`)\n");
+  });
+
+  it('an address or item that is not there, with the nearest', async () => {
+    await applied(MANIFEST('Staging', false));
+    let r = await ctx.cli(['state', 'show', 'Staging/ap1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('opsync: error: Staging/ap1 is not in .opsync/state.json; did you mean Staging/app1, Staging/app2 or Staging/app3? (see `opsync state list`)\n');
+    r = await ctx.cli(['import', 'Staging/app1', 'Staging/App1', 'm.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('opsync: error: no item "App1" (by id or exact title) in vault Staging; did you mean "App 1"?\n');
+    r = await ctx.cli(['import', 'Staging/app1', 'Stagin/x', 'm.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('opsync: error: vault "Stagin" not found, or this token cannot see it; did you mean Staging? (this token sees Production, Staging)\n');
+  });
+});
+
 // The plain question (a terminal with --format) on a real pseudo-terminal: tmux, as test/e2e/tty.test.ts.
 const hasTmux = existsSync('/usr/bin/tmux') || existsSync('/usr/local/bin/tmux');
 const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
