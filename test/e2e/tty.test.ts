@@ -124,6 +124,20 @@ it.skipIf(!hasTmux)('refresh progress while planning; keys typed meanwhile act o
 
   // Reads of items are slow now: the plan takes seconds, as a large one does.
   const slow = proxy.inject({ method: 'GET', path: (p) => p.includes('/items'), delayMs: 500, times: Infinity });
+  // Ctrl-C while planning: one line, nothing changed, the state lock released.
+  const stopped = `${session}-stopped`;
+  startCli(stopped, dir, 'apply m.yaml --parallelism 2', { host: proxy.url });
+  try {
+    await waitFor(new RegExp(`refreshing \\d+/${N} items`), 'the refresh progress of apply', stopped);
+    keys(stopped, 'C-c');
+    const end = await waitFor(/EXIT=\d+/, 'the exit code', stopped);
+    expect(end).toContain('opsync: error: interrupted while planning; nothing was changed');
+    expect(end).toContain('EXIT=1');
+    expect(existsSync(join(dir, '.opsync/state.json.lock'))).toBe(false);
+  } finally {
+    stop(stopped);
+  }
+
   const name = `${session}-progress`;
   startCli(name, dir, 'plan m.yaml --parallelism 2', { host: proxy.url });
   try {

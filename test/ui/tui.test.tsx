@@ -169,6 +169,17 @@ describe('PlanView', () => {
     for (const l of lines) expect(textWidth(l)).toBeLessThanOrEqual(80);
   });
 
+  it('says at the top that apply will refuse a plan over the safety limits', async () => {
+    const plan = bigPlan(600);
+    plan.diagnostics = [
+      { severity: 'warning', message: 'the plan deletes 120 of 600 managed items (more than 10%): apply will refuse this plan without --force' },
+    ];
+    const { lastFrame } = render(<PlanView plan={plan} color={false} height={24} width={80} />);
+    await tick();
+    expect((lastFrame() ?? '').split('\n')[0]).toMatch(/^Warning: the plan deletes 120 of 600 managed items/);
+    expect(flat(lastFrame())).toContain('apply will refuse this plan without --force');
+  });
+
   it('keeps many diagnostics to a third of the screen, and d shows them all', async () => {
     const plan = fixturePlan();
     plan.diagnostics = Array.from({ length: 30 }, (_, i) => ({ severity: 'warning' as const, message: `warning number ${i + 1}` }));
@@ -489,7 +500,7 @@ describe('PlanningView', () => {
     expect(lastFrame()).toContain('refreshing 1,200/3,000 items (40%)');
     await type(stdin, 'j', 'yes');
     expect(keys).toEqual(['j', 'y', 'e', 's']);
-    expect(lastFrame()).toContain('refreshing 1,200/3,000 items (40%) · 4 keys kept for the plan view');
+    expect(lastFrame()).toContain('refreshing 1,200/3,000 items (40%) · 4 keys kept for the view');
     await type(stdin, CTRL_C);
     expect(onInterrupt).toHaveBeenCalledTimes(1);
     expect(keys).toHaveLength(4);

@@ -69,7 +69,7 @@ export function PlanningView({ store, color = !noColorRequested(), delayMs = 250
     onKey(input, key);
   });
   if (!visible || snap.total === 0) return null;
-  const typed = snap.typed ? ` · ${snap.typed} key${snap.typed === 1 ? '' : 's'} kept for the plan view` : '';
+  const typed = snap.typed ? ` · ${snap.typed} key${snap.typed === 1 ? '' : 's'} kept for the view` : '';
   return (
     <Text wrap="truncate-end" {...styled('comment', color)}>
       {`${renderRefreshProgress(snap.done, snap.total)}${typed}`}

@@ -5,6 +5,7 @@
 
 import { render, type Instance, type Key } from 'ink';
 import type { ApplyResult } from '../../apply/types.js';
+import { UserError } from '../../errors.js';
 import type { Plan } from '../../plan/types.js';
 import { colorEnabled, paint } from '../color.js';
 import { ApplyView, type ApplyOutcome, type Execute } from './ApplyView.js';
@@ -57,7 +58,8 @@ function writeLines(lines: ExitLine[], opts: TuiOptions, color: boolean): void {
 /**
  * While a plan is made: an Ink view of `refreshing 1,200/3,000 items (40%)` (after a short delay) that keeps
  * the keys typed meanwhile for the view that opens next. `clear()` closes it (call it whatever happens, before
- * anything else is printed); Ctrl-C stops the process as it would without the view: nothing is changed yet.
+ * anything else is printed); Ctrl-C stops the plan (makePlan rejects at its next progress report with a
+ * UserError): nothing is changed yet.
  */
 export function planningProgress(opts: TuiOptions & { delayMs?: number } = {}): {
   onProgress: (done: number, total: number) => void;
@@ -69,11 +71,17 @@ export function planningProgress(opts: TuiOptions & { delayMs?: number } = {}): 
   typedAhead = keys;
   let closed: Promise<void> | undefined;
   const clear = () => (closed ??= closeApp(() => app));
+  // Ctrl-C: the next progress report stops the plan with one line (the command's cleanup runs: the state lock
+  // is released); a plan stuck on a request is ended as without the view, by the signal's default action.
+  let interrupted = false;
   const interrupt = () => {
-    void clear().then(() => {
+    if (interrupted) return;
+    interrupted = true;
+    void clear();
+    setTimeout(() => {
       (opts.err ?? ((t: string) => void process.stderr.write(t)))('opsync: interrupted while planning; nothing was changed.\n');
-      process.kill(process.pid, 'SIGINT'); // as without the view: the default action ends the process
-    });
+      process.kill(process.pid, 'SIGINT');
+    }, 3000).unref();
   };
   const onKey = (input: string, key: Key) => {
     keys.push([input, key]);
@@ -82,7 +90,11 @@ export function planningProgress(opts: TuiOptions & { delayMs?: number } = {}): 
   const app = render(<PlanningView store={store} color={color} delayMs={opts.delayMs} onKey={onKey} onInterrupt={interrupt} />, {
     exitOnCtrlC: false,
   });
-  return { onProgress: (done, total) => store.progress(done, total), clear };
+  const onProgress = (done: number, total: number) => {
+    if (interrupted) throw new UserError('interrupted while planning; nothing was changed');
+    store.progress(done, total);
+  };
+  return { onProgress, clear };
 }
 
 /**
