@@ -70,8 +70,9 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
   const desired = mode === 'destroy' || unselected.length > 0 ? [] : req.manifest.items.filter((i) => inTargets(i.address, targets));
   const desiredByAddress = new Map(req.manifest.items.map((i) => [i.address, i]));
 
-  // Vaults and items as the state knows them, so a reference by id is an edge too.
-  const graph = buildGraph(desired, {
+  // Over every manifest item (a dependency may be outside --target), with vaults and items as the state knows
+  // them, so a reference by id is an edge too.
+  const graph = buildGraph(mode === 'destroy' ? [] : req.manifest.items, {
     vaultIds: new Map(Object.values(resources).map((r) => [r.address, r.vaultId])),
     itemIds: new Map(Object.values(resources).map((r) => [r.address, r.itemId])),
   });

@@ -58,7 +58,12 @@ export async function dependencyValues(scope: PlanScope, d: DesiredItem): Promis
   const out: DependencyValues = { overrides: new Map(), refs: [], reasons: [] };
   for (const edge of scope.graph.out.get(d.address) ?? []) {
     const planned = scope.planned.get(edge.to);
-    if (!planned) continue; // not in this plan (--target): read from Connect as it is
+    if (!planned) {
+      // Outside --target: read from Connect as it is, if opsync has made it yet.
+      if (scope.resources[edge.to]) continue;
+      scope.error(`field "${edge.field}" copies a value from ${edge.to}, which is outside --target and not applied yet: add --target ${edge.to}`, d.address, edge.pos);
+      return undefined;
+    }
     const dep = await planned;
     if (!dep) {
       scope.error(`field "${edge.field}" takes its value from ${edge.to}, which cannot be planned (see its error)`, d.address, edge.pos);

@@ -153,3 +153,13 @@ describe('against a realistic server (reads lag writes by 1 s, 409 on overlappin
     }
   });
 });
+
+it('a dependent planned with --target alone names the dependency to add when it is not applied yet', { timeout: 60_000 }, async () => {
+  write('m.yaml', `vault: Production\nitems:\n${APP}${DB}`);
+  const r = await cli(['plan', 'm.yaml', '--format', 'text', '--target', 'Production/app']);
+  expect(r.code).toBe(1);
+  expect(r.stdout + r.stderr).toContain('copies a value from Production/db-readonly, which is outside --target and not applied yet: add --target Production/db-readonly');
+  expect((await cli(['apply', 'm.yaml', '--auto-approve', '--target', 'Production/db-readonly'])).code).toBe(0);
+  const after = await cli(['plan', 'm.yaml', '--format', 'text', '--target', 'Production/app', '--detailed-exitcode']);
+  expect(after.code, after.stdout + after.stderr).toBe(2);
+});
