@@ -28,8 +28,13 @@ export function categoryProblem(category: string, fields: readonly Pick<DesiredF
 export function purposeProblems(fields: readonly Pick<DesiredField, 'key' | 'purpose'>[]): { key: string; message: string }[] {
   const out: { key: string; message: string }[] = [];
   for (const purpose of ['USERNAME', 'PASSWORD'] as const) {
-    const [first, ...more] = fields.filter((f) => f.purpose === purpose);
-    for (const f of more) out.push({ key: f.key, message: `field "${f.key}": only one field may have purpose ${purpose} (real Connect refuses a second; "${first.key}" has it)` });
+    let first: string | undefined;
+    for (const f of fields) {
+      if (f.purpose !== purpose) continue;
+      if (first === undefined) first = f.key;
+      else out.push({ key: f.key, message: `field "${f.key}": only one field may have purpose ${purpose} (real Connect refuses a second; "${first}" has it)` });
+    }
   }
+  // By purpose, then in field order, as before.
   return out;
 }

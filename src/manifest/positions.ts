@@ -44,7 +44,8 @@ function pairOf(map: YAMLMap, seg: string): Pair | undefined {
 
 /**
  * Offsets of a document's nodes as the quick reader (quickYaml.ts) records them: a scalar is its offset, a
- * collection its offset and its entries. Offsets are those the yaml library's node ranges start at.
+ * collection its offset and its entries; a flow collection whose entries were not recorded is -1 - its
+ * offset, expanded when a path goes into it. Offsets are those the yaml library's node ranges start at.
  */
 export type PosNode = number | PosMap | PosSeq;
 export interface PosMap {
@@ -61,6 +62,9 @@ export interface PosSeq {
   at: number;
   items: PosNode[];
 }
+
+/** A scalar's offset, or a flow collection's recorded without its entries. */
+const offsetOf = (n: number) => (n >= 0 ? n : -1 - n);
 
 /** The slot of the entry of `map` whose key reads as `seg`, or -1. */
 function slotOf(map: PosMap, seg: string): number {
@@ -84,23 +88,35 @@ function slotOf(map: PosMap, seg: string): number {
 }
 
 /** positionOf for a document the quick reader read: the same walk over its recorded offsets. */
-export function positionIn(root: PosNode, lines: LineCounter, file: string, path: JsonPath, preferKey = true): SourcePos {
+export function positionIn(
+  root: PosNode,
+  lines: LineCounter,
+  file: string,
+  path: JsonPath,
+  preferKey = true,
+  /** The node of a flow collection recorded without its entries, at this offset. */
+  expand?: (offset: number) => PosNode,
+): SourcePos {
   let node: PosNode = root;
-  let at = typeof root === 'number' ? root : root.at;
+  let at = typeof root === 'number' ? offsetOf(root) : root.at;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
-    if (typeof node === 'number') break;
+    if (typeof node === 'number') {
+      if (node >= 0 || !expand) break;
+      node = expand(-1 - node);
+      if (typeof node === 'number') break;
+    }
     if ('entries' in node) {
       const map: PosMap = node;
       const slot = slotOf(map, String(seg));
       if (slot === -1) break;
       node = map.entries[slot + 2] as PosNode;
-      at = i === path.length - 1 && preferKey ? (map.entries[slot + 1] as number) : typeof node === 'number' ? node : node.at;
+      at = i === path.length - 1 && preferKey ? (map.entries[slot + 1] as number) : typeof node === 'number' ? offsetOf(node) : node.at;
     } else if (typeof seg === 'number' || /^\d+$/.test(seg)) {
       const item: PosNode | undefined = node.items[Number(seg)];
       if (item === undefined) break;
       node = item;
-      at = typeof item === 'number' ? item : item.at;
+      at = typeof item === 'number' ? offsetOf(item) : item.at;
     } else break;
   }
   const { line, col } = lines.linePos(at);

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { positionIn, positionOf, type JsonPath, type PosNode } from '../../src/manifest/positions.js';
-import { quickParse } from '../../src/manifest/quickYaml.js';
+import { flowNode, quickParse } from '../../src/manifest/quickYaml.js';
 
 const REPO = join(import.meta.dirname, '../..');
 
@@ -21,13 +21,17 @@ function ordered(v: unknown): unknown {
   return v;
 }
 
-/** Every path to a node of the quick reader's tree, and one step past each (a missing key, index, or a step into a scalar). */
-function paths(node: PosNode, at: JsonPath = [], out: JsonPath[] = []): JsonPath[] {
+/**
+ * Every path to a node of the quick reader's tree (flow collections read again with their entries), and one
+ * step past each (a missing key, index, or a step into a scalar).
+ */
+function paths(text: string, node: PosNode, at: JsonPath = [], out: JsonPath[] = []): JsonPath[] {
   out.push(at, [...at, 'zz-missing'], [...at, 99]);
+  if (typeof node === 'number' && node < 0) node = flowNode(text, -1 - node);
   if (typeof node === 'number') return out;
   if ('entries' in node) {
-    for (let s = 0; s < node.entries.length; s += 3) paths(node.entries[s + 2] as PosNode, [...at, node.entries[s] as string], out);
-  } else node.items.forEach((item, i) => paths(item, [...at, i % 2 ? String(i) : i], out));
+    for (let s = 0; s < node.entries.length; s += 3) paths(text, node.entries[s + 2] as PosNode, [...at, node.entries[s] as string], out);
+  } else node.items.forEach((item, i) => paths(text, item, [...at, i % 2 ? String(i) : i], out));
   return out;
 }
 
@@ -44,10 +48,10 @@ function compare(text: string): 'quick' | 'library' {
     const lib = doc.toJS({ maxAliasCount: 100 });
     const mine = quick.docs[k].data;
     if (!isDeepStrictEqual(mine, lib) || !isDeepStrictEqual(ordered(mine), ordered(lib))) expect(mine, text).toEqual(lib);
-    for (const path of paths(quick.docs[k].root)) {
+    for (const path of paths(text, quick.docs[k].root)) {
       for (const atKey of [true, false]) {
         const want = positionOf(doc, lines, 'f', path, atKey);
-        const got = positionIn(quick.docs[k].root, quick.lines, 'f', path, atKey);
+        const got = positionIn(quick.docs[k].root, quick.lines, 'f', path, atKey, (offset) => flowNode(text, offset));
         if (got.line !== want.line || got.col !== want.col) expect({ path, atKey, got, text }).toEqual({ path, atKey, got: want, text });
       }
     }
