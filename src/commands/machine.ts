@@ -15,7 +15,7 @@ import { LockError } from '../state/lock.js';
 import { doneDetails, renderApplyResultJson, type ApplyResultJson } from '../ui/applyResult.js';
 import { diagnosticFields, planned, type EventStream, type StreamCommand, createEventStream } from '../ui/events.js';
 import { appendStepSummary } from '../ui/github.js';
-import { renderPlanMarkdown } from '../ui/markdown.js';
+import { renderPlanMarkdownParts, shellWord } from '../ui/markdown.js';
 import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { renderPlanText } from '../ui/text.js';
 import { relative } from 'node:path';
@@ -94,14 +94,21 @@ export function refreshedEvents(events: EventStream | undefined): Pick<PlanConte
 }
 
 /** The end of `plan --json-stream`: the plan's diagnostics, `planned`, `summary` (stdout holds only events). */
-export function streamPlan(events: EventStream, plan: Plan, io: IO): void {
+export function streamPlan(events: EventStream, plan: Plan, io: IO, out?: string): void {
   events.diagnostics(plan.diagnostics);
   printDiagnostics(io, plan.diagnostics);
   const p = planned(plan);
   events.emit('planned', p);
   const errored = plan.diagnostics.some((d) => d.severity === 'error');
   events.emit('summary', { command: 'plan', status: errored ? 'errored' : 'planned', has_changes: p.has_changes, plan: p.summary });
-  if (io.env.GITHUB_ACTIONS === 'true') appendStepSummary(renderPlanMarkdown(plan), io.env);
+  stepSummary(plan, io, out);
+}
+
+/** Under GitHub Actions the Markdown plan (every part) goes to the job summary, as the other formats do. */
+function stepSummary(plan: Plan, io: IO, out?: string): void {
+  if (io.env.GITHUB_ACTIONS !== 'true') return;
+  const parts = renderPlanMarkdownParts(plan, { commit: io.env.GITHUB_SHA || undefined, applyCommand: out ? `opsync apply ${shellWord(out)}` : undefined });
+  appendStepSummary(parts, io.env);
 }
 
 export function isMachineRun(flags: MachineFlags): boolean {
@@ -132,6 +139,7 @@ export async function applyMachine(plan: Plan, execute: Execute, flags: MachineF
     events.emit('planned', planned(plan));
   }
   printDiagnostics(io, plan.diagnostics);
+  stepSummary(plan, io);
   const finish = (status: ApplyResultJson['status'], result?: ApplyResult, details?: ReturnType<typeof doneDetails>['details']) => {
     const state = run.state();
     if (events) {

@@ -122,7 +122,7 @@ async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mo
     }
     // Signed with the digest key, so apply refuses any edit of it.
     if (flags.out) writePlanFile(flags.out, plan, conn.key);
-    if (events) streamPlan(events, plan, io);
+    if (events) streamPlan(events, plan, io, flags.out);
     else await showPlan(plan, flags.format, io, flags);
     if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);
     return planExitCode(plan, flags.detailedExitcode);

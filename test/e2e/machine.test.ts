@@ -320,8 +320,11 @@ items:
 `,
   });
   const outputs: CliResult[] = [];
+  const summaryFile = join(project, 'step-summary.md');
+  writeFileSync(summaryFile, '');
+  const actions = { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summaryFile }; // the job summary gets the plan too
   const run = async (args: string[], password = SECRETS.env) => {
-    const r = await runCli(args, { cwd: project, env: { ...env({ APP_PASSWORD: password }), OPSYNC_LOG: 'trace' } });
+    const r = await runCli(args, { cwd: project, env: { ...env({ APP_PASSWORD: password }), OPSYNC_LOG: 'trace', ...actions } });
     outputs.push(r);
     return r;
   };
@@ -343,7 +346,8 @@ items:
   await run(['plan', 'm.yaml', '--json-stream', '--detailed-exitcode']); // the old value: an update
   expect((await run(['destroy', '--format', 'json', '--auto-approve'], SECRETS.envChanged)).code).toBe(0);
 
-  const all = outputs.flatMap((o) => [o.stdout, o.stderr]).join('\n');
+  const all = [...outputs.flatMap((o) => [o.stdout, o.stderr]), readFileSync(summaryFile, 'utf8')].join('\n');
+  expect(readFileSync(summaryFile, 'utf8')).toContain('App secrets');
   expect(all).toMatch(/^opsync trace: .* POST \/v1\/vaults\/[a-z0-9]{26}\/items 503 \d+ms attempt 1\/5, retry in \d+ms$/m); // the log is really there
   expect(all).toContain('"type":"apply_complete"');
   expect(all).toContain('"status": "applied"');
