@@ -72,6 +72,8 @@ const ESCAPES: Record<string, string> = {
   N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029', ' ': ' ', '"': '"', '/': '/', '\\': '\\',
 };
 const HEX = /^[0-9a-fA-F]+$/;
+/** Flow collections nested deeper are left to the library (which says how deep is too deep). */
+const MAX_FLOW_DEPTH = 64;
 
 const SPACE = 32;
 const HASH = 35;
@@ -141,6 +143,8 @@ class Reader {
   /** The end of the current line: the offset of its \n, or of the text's end. */
   private end = 0;
   private val: unknown = undefined;
+  /** Flow collections open around the one being read. */
+  private depth = 0;
   private node: PosNode = 0;
   private stack: Frame[] = [];
   /** A `key:` waiting for its value on the next lines. */
@@ -288,6 +292,13 @@ class Reader {
 
   /** A flow collection at i ('{' or '['), closed on this line. */
   private flow(i: number): number {
+    if (++this.depth > MAX_FLOW_DEPTH) bail();
+    const after = this.flowBody(i);
+    this.depth--;
+    return after;
+  }
+
+  private flowBody(i: number): number {
     const text = this.text;
     const end = this.end;
     let j = this.spaces(i + 1);

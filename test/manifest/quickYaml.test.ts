@@ -231,6 +231,7 @@ describe('the quick YAML reader', () => {
       'vault: P\nitems:\n  ? a\n  : {}\n', // a complex key
       'vault: P\nitems:\n- a\n', // a sequence at its key's column
       'vault: P\na: b: c\n', // a nested mapping on one line
+      `vault: P\nx: ${'['.repeat(100)}${']'.repeat(100)}\n`, // flow collections nested deeper than 64
     ]) {
       expect(quickParse(text), text).toBeUndefined();
     }
