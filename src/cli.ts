@@ -136,10 +136,11 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .description('check manifests against the schema and for meaning; every problem as file:line:col')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .option('--check-sources', 'also check that {env:} variables are set and {file:} sources are readable, as plan does')
-    .action((paths: string[], raw: { checkSources?: boolean }, cmd: Command) =>
+    .addOption(new Option('--format <format>', 'text (default: lines on stderr) or json (one document on stdout, schemas/validate-output.schema.json)').choices(['text', 'json']))
+    .action((paths: string[], raw: { checkSources?: boolean; format?: 'text' | 'json' }, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
-        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults, raw.checkSources === true);
+        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults, raw.checkSources === true, raw.format ?? 'text');
       }),
     );
 

@@ -91,15 +91,15 @@ export function loadOrFail(
   vaultDefaults: Record<string, VaultDefaults> = {},
   checkEnv = true,
   checkSources = true,
-  /** Told of every problem too (--json-stream's diagnostic events). */
-  onDiagnostics?: (diagnostics: readonly Diagnostic[]) => void,
+  /** Told of every problem too, with what could be read (--json-stream's diagnostic events, validate's JSON). */
+  onDiagnostics?: (diagnostics: readonly Diagnostic[], manifest: Manifest) => void,
 ): Manifest {
   const loaded = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv, checkSources });
   const { manifest } = loaded;
   // References between the manifests' items must not go round in a circle (plan checks again, with ids).
   const diagnostics = loaded.diagnostics.some((d) => d.severity === 'error') ? loaded.diagnostics : [...loaded.diagnostics, ...cycleDiagnostics(manifest.items)];
   for (const d of diagnostics) io.err(`${formatDiagnostic(d)}\n`);
-  onDiagnostics?.(diagnostics);
+  onDiagnostics?.(diagnostics, manifest);
   // On stderr, so that `--format json > plan.json` stays clean; the runner reads workflow commands there too.
   if (io.env.GITHUB_ACTIONS === 'true' && diagnostics.length > 0) io.err(githubAnnotations(diagnostics));
   if (diagnostics.some((d) => d.severity === 'error')) throw new ExitCode(1);

@@ -1,7 +1,8 @@
 // `opsync validate`, `opsync plan`, `opsync show`: read-only flows.
 
 import { UserError } from '../errors.js';
-import type { VaultDefaults } from '../manifest/types.js';
+import type { Manifest, VaultDefaults } from '../manifest/types.js';
+import { renderValidateJson } from '../ui/validateJson.js';
 import { makePlan } from '../plan/build.js';
 import { checkSafety, type SafetyLimits } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
@@ -44,9 +45,20 @@ export interface PlanFlags extends ConnectionFlags {
  * Schema and meaning only: {env:} variables and {file:} sources are not looked at (validate needs no secrets),
  * unless `checkSources` (--check-sources), which checks them as plan does.
  */
-export function validateCommand(paths: string[], io: IO, vaultDefaults: Record<string, VaultDefaults> = {}, checkSources = false): number {
-  const manifest = loadOrFail(paths, io, vaultDefaults, true, checkSources);
-  const unchecked = checkSources ? 0 : manifest.items.reduce((n, i) => n + i.fields.filter((f) => f.source.kind === 'env' || f.source.kind === 'file').length, 0);
+export function validateCommand(
+  paths: string[],
+  io: IO,
+  vaultDefaults: Record<string, VaultDefaults> = {},
+  checkSources = false,
+  /** json: one result document on stdout (schemas/validate-output.schema.json), invalid manifests included. */
+  format: 'text' | 'json' = 'text',
+): number {
+  const uncheckedOf = (m: Manifest) => (checkSources ? 0 : m.items.reduce((n, i) => n + i.fields.filter((f) => f.source.kind === 'env' || f.source.kind === 'file').length, 0));
+  // With --format json the document is written whether or not the manifests are valid (loadOrFail then exits 1).
+  const manifest = loadOrFail(paths, io, vaultDefaults, true, checkSources, (diagnostics, m) => {
+    if (format === 'json') io.out(renderValidateJson({ files: m.files, items: m.items.length, uncheckedSources: uncheckedOf(m), diagnostics }));
+  });
+  const unchecked = uncheckedOf(manifest);
   const note = unchecked > 0 ? ` (${unchecked} env/file source(s) not checked: --check-sources checks them)` : '';
   io.err(`${manifest.items.length} item(s) in ${manifest.files.length} file(s): valid${note}.\n`);
   return 0;

@@ -256,6 +256,30 @@ describe('--json-stream', () => {
   });
 });
 
+describe('validate --format json', () => {
+  const validValidate = validator('validate-output.schema.json');
+  it('one document on stdout, valid or not, each problem at its file, line and column; exit 0 or 1', { timeout: 60_000 }, async () => {
+    const ok = await cli(['validate', 'm.yaml', '--format', 'json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const doc = JSON.parse(ok.stdout);
+    expect(validValidate(doc), JSON.stringify(validValidate.errors)).toBe(true);
+    expect(doc).toMatchObject({ valid: true, files: ['m.yaml'], items: 2, unchecked_sources: 1, diagnostics: [] });
+
+    writeFileSync(join(dir, 'bad.yaml'), 'vault: Private\nitems:\n  x:\n    title: X\n    category: NOPE\n    fields: { user: { value: u } }\n');
+    const bad = await cli(['validate', 'bad.yaml', '--format', 'json']);
+    expect(bad.code).toBe(1);
+    const badDoc = JSON.parse(bad.stdout);
+    expect(validValidate(badDoc), JSON.stringify(validValidate.errors)).toBe(true);
+    expect(badDoc).toMatchObject({ valid: false, error_count: 1 });
+    expect(badDoc.diagnostics[0]).toMatchObject({ severity: 'error', message: expect.stringContaining('category'), pos: { file: 'bad.yaml', line: 5, col: 15 } });
+    expect(bad.stderr).toContain('bad.yaml:5:15: error:'); // the lines as without --format
+
+    const missing = await runCli(['validate', 'm.yaml', '--format', 'json', '--check-sources'], { cwd: dir, env: { ...env(), DB_PASSWORD: '' } });
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout).diagnostics[0]).toMatchObject({ message: expect.stringContaining('DB_PASSWORD'), pos: { file: 'm.yaml', line: 7 } });
+  });
+});
+
 describe('version', () => {
   it('--version, -v, -V and version print it and exit 0; version --json as JSON', { timeout: 60_000 }, async () => {
     for (const args of [['--version'], ['-v'], ['-V'], ['version']]) {
@@ -298,7 +322,7 @@ describe('OPSYNC_LOG', () => {
   });
 });
 
-it('leaks nothing: secrets from env, file, literal and generate through the log at trace, the events and the JSON result', { timeout: 240_000 }, async () => {
+it('leaks nothing: secrets from env, file, literal and generate through the log at trace, the events, the JSON result and validate JSON', { timeout: 240_000 }, async () => {
   const SECRETS = {
     env: 'EnvSecret-4e5f6a-machine',
     envChanged: 'EnvSecret2-9c8b7a-machine',
@@ -332,6 +356,7 @@ items:
   proxy.inject({ method: 'POST', status: 503, times: 1 });
   proxy.inject({ method: 'GET', path: /\/items\//, reset: 'before', times: 2 });
 
+  expect((await run(['validate', 'm.yaml', '--format', 'json', '--check-sources'])).code).toBe(0);
   expect((await run(['plan', 'm.yaml', '--json-stream'])).code).toBe(0);
   expect((await run(['apply', 'm.yaml', '--json-stream', '--auto-approve'])).code).toBe(0);
   const vault = (await client.findVault('Private'))!;

@@ -8,6 +8,7 @@ import type { ApplyEvent, ApplyResult } from '../../src/apply/types.js';
 import { applyResultJson, doneDetails, renderApplyResultJson } from '../../src/ui/applyResult.js';
 import { createEventStream, jsonLine, planned, planStarted, type EventType } from '../../src/ui/events.js';
 import { fixturePlan, noChangePlan, SECRET } from './fixtures/plan.js';
+import { validateJson } from '../../src/ui/validateJson.js';
 
 function validator(file: string) {
   const schema = JSON.parse(readFileSync(new URL(`../../schemas/${file}`, import.meta.url), 'utf8')) as object;
@@ -200,5 +201,27 @@ describe('apply --format json result', () => {
   it('the schema refuses an operation that failed without its error', () => {
     const bad = { ...doc, operations: [{ address: 'a/b', action: 'update', outcome: 'failed' }] };
     expect(validate(bad)).toBe(false);
+  });
+});
+
+describe('validate --format json', () => {
+  const validate = validator('validate-output.schema.json');
+  it('is valid against its schema, valid or not, with each diagnostic at its place', () => {
+    const ok = validateJson({ files: [`${process.cwd()}/m.yaml`], items: 3, uncheckedSources: 2, diagnostics: [] });
+    expect(validate(ok), JSON.stringify(validate.errors)).toBe(true);
+    expect(ok).toMatchObject({ valid: true, files: ['m.yaml'], items: 3, unchecked_sources: 2, error_count: 0, warning_count: 0 });
+    const bad = validateJson({
+      files: ['/elsewhere/m.yaml'],
+      items: 1,
+      uncheckedSources: 0,
+      diagnostics: [
+        { severity: 'error', message: 'items.x.category must be one of ...', file: `${process.cwd()}/m.yaml`, line: 5, col: 15 },
+        { severity: 'warning', message: 'something to look at', file: '/elsewhere/m.yaml', line: 1, col: 1 },
+      ],
+    });
+    expect(validate(bad), JSON.stringify(validate.errors)).toBe(true);
+    expect(bad).toMatchObject({ valid: false, files: ['/elsewhere/m.yaml'], error_count: 1, warning_count: 1 });
+    expect(bad.diagnostics[0]).toEqual({ severity: 'error', message: 'items.x.category must be one of ...', pos: { file: 'm.yaml', line: 5, col: 15 } });
+    expect(validate({ ...bad, diagnostics: [{ severity: 'error', message: 'no place' }] })).toBe(false);
   });
 });
