@@ -1,11 +1,11 @@
 // The opsync command line: wiring only. Each command parses its flags and hands over to src/commands/.
 
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { StalePlanError } from './apply/execute.js';
 import { applyCommand, refreshCommand, type ApplyFlags } from './commands/apply.js';
 import { completionCommand, SHELLS } from './commands/completion.js';
 import { ExitCode, loadOrFail, parseDuration, processIO, type IO } from './commands/common.js';
 import { exportCommand } from './commands/export.js';
+import { errorMessage } from './commands/machine.js';
 import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
 import { stateListCommand, stateMvCommand, stateRmCommand, stateShowCommand } from './commands/state.js';
@@ -13,12 +13,7 @@ import { ConfigError } from './config/load.js';
 import { manifestPaths, resolveSettings, type CommonFlags, type Settings } from './config/settings.js';
 import { readPlanFile } from './plan/planFile.js';
 import { parseFormat, planCommand, showCommand, validateCommand, withSplitDir, type PlanFlags } from './commands/plan.js';
-import { ConnectError } from './connect/errors.js';
-import { UserError } from './errors.js';
-import { ResolveError } from './plan/resolve.js';
 import { registerServerCommand } from './server/command.js';
-import { LockError } from './state/lock.js';
-import { StateError } from './state/file.js';
 import { parseProgressMode } from './ui/progress.js';
 import { inline } from './ui/sanitize.js';
 import { VERSION } from './version.js';
@@ -340,15 +335,9 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (err instanceof ExitCode) return err.code;
-    if (
-      err instanceof UserError ||
-      err instanceof ConnectError ||
-      err instanceof StateError ||
-      err instanceof LockError ||
-      err instanceof StalePlanError ||
-      err instanceof ResolveError
-    ) {
-      process.stderr.write(`opsync: error: ${inline(err.message)}\n`);
+    const message = errorMessage(err);
+    if (message !== undefined) {
+      process.stderr.write(`opsync: error: ${inline(message)}\n`);
       return 1;
     }
     // The file system refused something opsync was asked to do there (a state folder that is a file, a

@@ -32,7 +32,7 @@ export interface MachineFlags {
 }
 
 /** The user's mistakes and Connect's refusals say what happened in one line; anything else is an internal error. */
-function errorMessage(err: unknown): string | undefined {
+export function errorMessage(err: unknown): string | undefined {
   if (
     err instanceof UserError ||
     err instanceof ConnectError ||

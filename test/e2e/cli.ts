@@ -1,7 +1,7 @@
 // Running the real CLI (bin/opsync.js, built into dist/ by `npm test`) as a child process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,4 +118,23 @@ export function useSeededProject(seed: string): SeededProject {
     read: (path) => readFileSync(join(now().dir, path), 'utf8'),
     state: (path = '.opsync/state.json') => JSON.parse(readFileSync(join(now().dir, path), 'utf8')) as StateFile,
   };
+}
+
+/** Every file under DIR/.opsync (state, journal, lock): what a refused run must leave as it found it. */
+export function opsyncFiles(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (sub: string) => {
+    for (const e of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const p = join(sub, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p] = readFileSync(join(dir, p), 'utf8');
+    }
+  };
+  walk('.opsync');
+  return out;
+}
+
+/** Connect requests that wrote (anything but READ), from the server's activity log. */
+export async function writeRequests(client: ConnectClient): Promise<number> {
+  return (await client.listActivity({ limit: 1000 })).filter((a) => a.action !== 'READ').length;
 }

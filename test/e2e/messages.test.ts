@@ -3,10 +3,9 @@
 // repeats the address it is shown with; each command names itself when it refuses to run unattended; the plain
 // question on a terminal applies only on `yes` typed in full.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, useSeededProject, type CliResult } from './cli.js';
+import { BIN, opsyncFiles, useSeededProject, writeRequests, type CliResult } from './cli.js';
 
 const ctx = useSeededProject(`vaults:
   - name: Production
@@ -30,24 +29,8 @@ vault: ${stagingVault}
 items:
 ${APPS}`;
 
-/** Every file under .opsync: what a refused run must leave as it found it. */
-function snapshot(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(join(ctx.dir, dir), { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p] = readFileSync(join(ctx.dir, p), 'utf8');
-    }
-  };
-  walk('.opsync');
-  return out;
-}
-
-/** Connect requests that write (anything but READ). */
-async function writes(): Promise<number> {
-  return (await ctx.client.listActivity({ limit: 1000 })).filter((a) => a.action !== 'READ').length;
-}
+const snapshot = () => opsyncFiles(ctx.dir);
+const writes = () => writeRequests(ctx.client);
 
 async function applied(manifest = MANIFEST()): Promise<void> {
   ctx.write('m.yaml', manifest);

@@ -1,10 +1,8 @@
 // Typos in --target, --rotate and --replace (issue 13), end to end: the real CLI against a real server. A selector that
 // names nothing is never a silent "No changes": exit 1, one line with the closest names, and nothing written
 // (no state change, no write request to Connect), through plan, apply, destroy and refresh alike.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useSeededProject, type CliResult } from './cli.js';
+import { opsyncFiles, useSeededProject, writeRequests, type CliResult } from './cli.js';
 
 const ctx = useSeededProject(`vaults:
   - name: Production
@@ -29,24 +27,8 @@ items:
       user: { type: STRING, value: bob }
 `;
 
-/** Every file under .opsync (state, journal, server store aside): what a run must leave as it found it. */
-function snapshot(): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(join(ctx.dir, dir), { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p] = readFileSync(join(ctx.dir, p), 'utf8');
-    }
-  };
-  walk('.opsync');
-  return out;
-}
-
-/** Connect requests that write (anything but READ) in the server's activity log. */
-async function writes(): Promise<number> {
-  return (await ctx.client.listActivity({ limit: 1000 })).filter((a) => a.action !== 'READ').length;
-}
+const snapshot = () => opsyncFiles(ctx.dir);
+const writes = () => writeRequests(ctx.client);
 
 /** Exit 1, the one error line (text plans print it on stdout, as `Error: ...`), and nothing else said wrong. */
 function expectError(r: CliResult, line: string): void {
