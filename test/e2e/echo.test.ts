@@ -125,8 +125,8 @@ it.skipIf(!hasTmux)('the Ink interface shows the refusal without the echoed valu
       for (let i = 0; i < 300 && !re.test((screen = tmux('capture-pane', '-p', '-t', session))); i++) await new Promise((r) => setTimeout(r, 100));
       expect(screen).toMatch(re);
     };
-    await waitFor(/\(y\/N\)/i);
-    tmux('send-keys', '-t', session, 'y');
+    await waitFor(/Only 'yes' will be accepted/);
+    tmux('send-keys', '-t', session, 'yes', 'Enter');
     await waitFor(/EXIT=\d+/);
     const history = tmux('capture-pane', '-p', '-S', '-', '-t', session);
     expect(history).toContain('400');
