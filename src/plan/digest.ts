@@ -69,8 +69,12 @@ const FIELD_DOMAIN = 'opsync field value v1\u0000';
 export const FIELD_DIGEST_PATTERN = /^hmac-sha256:[0-9a-f]{4}:[0-9a-f]{64}$/;
 
 /** The 4 hex digits that name a digest key in field digests. */
+const keyIds = new WeakMap<Buffer, string>();
+
 export function keyId(key: Buffer): string {
-  return createHmac('sha256', key).update('opsync key id v1').digest('hex').slice(0, 4);
+  let id = keyIds.get(key);
+  if (id === undefined) keyIds.set(key, (id = createHmac('sha256', key).update('opsync key id v1').digest('hex').slice(0, 4)));
+  return id;
 }
 
 export function fieldDigest(value: string, key: Buffer): string {

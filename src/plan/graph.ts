@@ -65,7 +65,9 @@ export function buildGraph(items: readonly DesiredItem[], aliases: GraphAliases 
       const toField = referencedField(target, ref);
       const edge: RefEdge = { from: d.address, field: f.key, to: target.address, ...(toField ? { toField: toField.key } : {}), ref, pos: f.pos };
       edges.push(edge);
-      out.set(d.address, [...(out.get(d.address) ?? []), edge]);
+      const list = out.get(d.address);
+      if (list) list.push(edge);
+      else out.set(d.address, [edge]);
     }
   }
   return { edges, out };

@@ -32,7 +32,11 @@ export interface VaultCheck {
 export async function checkVaults(live: LiveView, items: readonly DesiredItem[]): Promise<VaultCheck> {
   const out: VaultCheck = { unknown: new Map(), found: new Set() };
   const byName = new Map<string, DesiredItem[]>();
-  for (const i of items) byName.set(i.vault, [...(byName.get(i.vault) ?? []), i]);
+  for (const i of items) {
+    const list = byName.get(i.vault);
+    if (list) list.push(i);
+    else byName.set(i.vault, [i]);
+  }
   for (const [name, of] of byName) {
     const vault = await live.findVault(name);
     if (vault) out.found.add(vault.id);
