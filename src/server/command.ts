@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readRegularFile, writeFileAtomic } from '../files.js';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_PORT, DEFAULT_STATE_VERSIONS, TOKEN_FILE } from './defaults.js';
 import type { GrantSpec } from './tokens.js';
 import { DEFAULT_WRITE_HOLD_MS, parseDuration, REALISTIC } from './realism.js';
 import { join, resolve } from 'node:path';
@@ -81,9 +81,15 @@ export function registerServerCommand(program: Command): void {
     )
     .option('--conflicts', `overlapping writes to one vault get 409 (a DELETE 500 "Something went wrong"), as real Connect's; each write holds its vault ${DEFAULT_WRITE_HOLD_MS}ms`)
     .option('--realistic', `all of real Connect's timing: --consistency-delay ${REALISTIC.consistencyDelayMs / 1000}s --conflicts (flags given override)`)
+    .addOption(
+      new Option('--state-versions <n>', 'versions kept of each remote state (/state/NAME/versions)').argParser(parsePositive).default(DEFAULT_STATE_VERSIONS),
+    )
+    .addOption(
+      new Option('--max-state-bytes <n>', 'largest remote state document accepted; larger ones get 413').argParser(parsePositive).default(DEFAULT_MAX_STATE_BYTES),
+    )
     .option('--quiet', 'no request log lines')
     .option('--pid-file <file>', 'write the server\'s process id to this file once it listens (removed when it stops)')
-    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; quiet?: boolean; consistencyDelay?: number; conflicts?: boolean; realistic?: boolean; pidFile?: string }) => {
+    .action(async (o: { host: string; port: number; data: string; memory?: boolean; seed: string[]; maxBodyBytes: number; stateVersions: number; maxStateBytes: number; quiet?: boolean; consistencyDelay?: number; conflicts?: boolean; realistic?: boolean; pidFile?: string }) => {
       // The server's modules (SQLite, metrics) load only for the commands that use them.
       const { startServer } = await import('./index.js');
       let handle;
@@ -98,6 +104,8 @@ export function registerServerCommand(program: Command): void {
           consistencyDelayMs: o.consistencyDelay,
           conflicts: o.conflicts,
           realistic: o.realistic,
+          stateVersions: o.stateVersions,
+          maxStateBytes: o.maxStateBytes,
           log: o.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`),
         });
       } catch (err) {
@@ -137,22 +145,29 @@ export function registerServerCommand(program: Command): void {
     .option('--data <dir>', `data directory of the server (default: "${DEFAULT_DATA_DIR}")`)
     .option('--name <name>', 'a name for the token', 'opsync')
     .option('--vault <vault>', 'limit the token to this vault: NAME[:read|:write|:read,write] (repeatable; none = every vault, read and write)', collect, [])
+    .option(
+      '--state <name>',
+      "let the token read and write this remote state, /state/NAME ('*' = every state; repeatable); with no --vault such a token reaches no vault",
+      collect,
+      [],
+    )
     .action(async (_o: unknown, cmd: Command) => {
       // `--data` may be taken by `opsync server` itself (commander lets a parent's options appear after
       // the subcommand), so read it with the parents' values.
-      const o = cmd.optsWithGlobals<{ data?: string; name: string; vault: string[] }>();
+      const o = cmd.optsWithGlobals<{ data?: string; name: string; vault: string[]; state: string[] }>();
       let grants: GrantSpec[];
+      const { checkStateGrant, issueToken } = await import('./tokens.js');
       try {
         grants = o.vault.map(parseVaultGrant);
+        o.state.forEach(checkStateGrant);
       } catch (err) {
         fail((err as Error).message);
       }
       const { openStore } = await import('./index.js');
-      const { issueToken } = await import('./tokens.js');
       const { store } = openStore({ dataDir: o.data ?? DEFAULT_DATA_DIR });
       let token: string;
       try {
-        token = issueToken(store, { name: o.name, vaults: grants });
+        token = issueToken(store, { name: o.name, vaults: grants, states: o.state });
       } catch (err) {
         fail((err as Error).message);
       } finally {

@@ -42,6 +42,10 @@ export interface ServerOptions {
   writeHoldMs?: number;
   /** All of real Connect's timing, with the defaults of realism.ts REALISTIC; the options above override it. */
   realistic?: boolean;
+  /** Versions kept of each remote state (/state/NAME/versions). Default 20. */
+  stateVersions?: number;
+  /** Largest remote state document accepted (POST /state/NAME); larger ones get 413. Default 64 MiB. */
+  maxStateBytes?: number;
 }
 
 export interface ServerHandle {
@@ -49,13 +53,16 @@ export interface ServerHandle {
   url: string;
   host: string;
   port: number;
-  createToken(opts?: { name?: string; vaults?: { vault: string; read: boolean; write: boolean }[] }): string;
+  createToken(opts?: { name?: string; vaults?: { vault: string; read: boolean; write: boolean }[]; states?: string[] }): string;
+  /** A token that may read and write these remote states (default: every one, '*') and no vault. */
+  stateToken(names?: string[]): string;
   /** The full-access token in DIR/token (created if missing); in memory mode the auto-created token. */
   localToken(): string;
   close(): Promise<void>;
 }
 
-import { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from './defaults.js';
+import { DB_FILE, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STATE_BYTES, DEFAULT_PORT, DEFAULT_STATE_VERSIONS, TOKEN_FILE } from './defaults.js';
+import { authenticateState, isStatePath, stateRoutes, type StateHandler } from './stateApi.js';
 import { writeFileAtomic } from '../files.js';
 const SERVER_ACTOR_KEY = 'server_actor';
 
@@ -131,6 +138,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   loadValidators();
   const metrics = createMetrics(store);
   const api = apiRoutes();
+  const stateApi = stateRoutes();
+  const stateLimits = { maxStateBytes: opts.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES, versionsKept: Math.max(1, opts.stateVersions ?? DEFAULT_STATE_VERSIONS) };
   // Real Connect's timing (rows 22-23): off unless asked for; --realistic turns it all on.
   const realistic: RealismOptions = opts.realistic ? REALISTIC : {};
   const realism = new Realism({
@@ -205,6 +214,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
         token = authenticate(req);
         const ctx = { req, res, params: m.params, query, token, store: realism.storeFor(method, store), resource, maxBodyBytes, maxInlineFileBytes: opts.maxInlineFileBytes };
         await realism.guardWrite(method, m.params.vault, async () => (m.route.handler as ApiHandler)(ctx));
+      } else if (isStatePath(pathname)) {
+        // Remote state (stateApi.ts): its own tokens (a state grant; Bearer or Basic), no realism, no activity.
+        const m = stateApi.match(method, pathname);
+        template = m.route.template;
+        token = authenticateState(store, req);
+        await (m.route.handler as StateHandler)({ req, res, params: m.params, query, token, store, ...stateLimits });
       } else {
         const m = publicRoutes.match(method, pathname);
         template = m.route.template;
@@ -278,7 +293,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     url: `http://${urlHost}:${port}`,
     host,
     port,
-    createToken: (o = {}) => issueToken(store, { name: o.name, vaults: o.vaults as GrantSpec[] | undefined }),
+    createToken: (o = {}) => issueToken(store, { name: o.name, vaults: o.vaults as GrantSpec[] | undefined, states: o.states }),
+    stateToken: (names = ['*']) => issueToken(store, { name: 'state', states: names }),
     localToken,
     close: () =>
       (closed ??= new Promise<void>((resolveClose) => {

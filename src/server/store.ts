@@ -17,6 +17,35 @@ export interface TokenRecord {
   hash: string;
   /** null: every vault, read and write. */
   grants: TokenGrant[] | null;
+  /**
+   * The remote states (/state/NAME) this token may read and write; '*' is every one. Absent or empty: none,
+   * whatever its vault grants (a full-access Connect token has no state access unless given it).
+   */
+  states?: string[];
+  createdAt: string;
+}
+
+/** One kept version of a remote state, without its document. */
+export interface StateVersionMeta {
+  /** Where it sits in the history: higher is newer (serials can repeat after a forced write). */
+  seq: number;
+  lineage: string;
+  serial: number;
+  /** Bytes of the document as written. */
+  size: number;
+  /** Base64 MD5 of the document (what Content-MD5 carries). */
+  md5: string;
+  updatedAt: string;
+}
+
+export interface StateVersion extends StateVersionMeta {
+  document: Buffer;
+}
+
+/** The lock on a remote state: its id, and the LockInfo JSON its holder sent (answered as it is). */
+export interface StateLock {
+  id: string;
+  info: string;
   createdAt: string;
 }
 
@@ -56,6 +85,12 @@ INSERT INTO token_generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM token_
 CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens BEGIN UPDATE token_generation SET n = n + 1; END;
+CREATE TABLE IF NOT EXISTS state_versions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, lineage TEXT NOT NULL, serial INTEGER NOT NULL,
+  document BLOB NOT NULL, md5 TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS state_versions_by_name ON state_versions (name, seq);
+CREATE TABLE IF NOT EXISTS states (name TEXT PRIMARY KEY, version_seq INTEGER NOT NULL REFERENCES state_versions(seq));
+CREATE TABLE IF NOT EXISTS state_locks (name TEXT PRIMARY KEY, id TEXT NOT NULL, info TEXT NOT NULL, created_at TEXT NOT NULL);
 `;
 
 /**
@@ -77,6 +112,9 @@ const ITEM_SUMMARY_COLUMN = `
 ALTER TABLE items ADD COLUMN summary TEXT;
 UPDATE items SET summary = json_remove(data, '$.fields', '$.sections');
 `;
+// Stores made before remote states lack the tokens' state grants; the column is added (NULL: no state) when
+// such a store is opened.
+const TOKEN_STATES_COLUMN = `ALTER TABLE tokens ADD COLUMN states TEXT;`;
 const ACTIVITY_INDEXES = `
 CREATE INDEX IF NOT EXISTS activity_by_vault ON activity (vault_id, seq);
 CREATE INDEX IF NOT EXISTS activity_by_actor ON activity (actor_id, seq);
@@ -141,6 +179,26 @@ function summaryOf(item: StoredItem): string {
   return JSON.stringify(rest);
 }
 
+interface StateVersionRow {
+  seq: number;
+  lineage: string;
+  serial: number;
+  size: number;
+  md5: string;
+  updated_at: string;
+  document?: Buffer;
+}
+
+const STATE_META_COLUMNS = 'v.seq AS seq, v.lineage AS lineage, v.serial AS serial, length(v.document) AS size, v.md5 AS md5, v.updated_at AS updated_at';
+
+function toStateMeta(r: StateVersionRow): StateVersionMeta {
+  return { seq: r.seq, lineage: r.lineage, serial: r.serial, size: r.size, md5: r.md5, updatedAt: r.updated_at };
+}
+
+function toStateVersion(r: StateVersionRow): StateVersion {
+  return { ...toStateMeta(r), document: r.document ?? Buffer.alloc(0) };
+}
+
 export class Store {
   private readonly db: Database.Database;
   /** Prepared statements by SQL text: preparing one cost more than running it on every request. */
@@ -165,6 +223,8 @@ export class Store {
       if (!cols.some((c) => c.name === 'vault_id')) this.db.exec(ACTIVITY_COLUMNS);
       const itemCols = this.sql('SELECT name FROM pragma_table_info(?)').all('items') as { name: string }[];
       if (!itemCols.some((c) => c.name === 'summary')) this.db.exec(ITEM_SUMMARY_COLUMN);
+      const tokenCols = this.sql('SELECT name FROM pragma_table_info(?)').all('tokens') as { name: string }[];
+      if (!tokenCols.some((c) => c.name === 'states')) this.db.exec(TOKEN_STATES_COLUMN);
       this.db.exec(ACTIVITY_INDEXES);
     });
   }
@@ -373,13 +433,13 @@ export class Store {
 
   insertToken(t: TokenRecord): void {
     this
-      .sql('INSERT INTO tokens (id, jti, name, hash, grants, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.jti, t.name, t.hash, t.grants ? JSON.stringify(t.grants) : null, t.createdAt);
+      .sql('INSERT INTO tokens (id, jti, name, hash, grants, states, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.jti, t.name, t.hash, t.grants ? JSON.stringify(t.grants) : null, t.states?.length ? JSON.stringify(t.states) : null, t.createdAt);
   }
 
   tokenByHash(hash: string): TokenRecord | undefined {
     const r = this.sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as
-      | { id: string; jti: string; name: string; hash: string; grants: string | null; created_at: string }
+      | { id: string; jti: string; name: string; hash: string; grants: string | null; states: string | null; created_at: string }
       | undefined;
     if (!r) return undefined;
     return {
@@ -388,6 +448,7 @@ export class Store {
       name: r.name,
       hash: r.hash,
       grants: r.grants ? (JSON.parse(r.grants) as TokenGrant[]) : null,
+      ...(r.states ? { states: JSON.parse(r.states) as string[] } : {}),
       createdAt: r.created_at,
     };
   }
@@ -402,6 +463,95 @@ export class Store {
 
   countTokens(): number {
     return (this.sql('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+  }
+
+  // ---- remote states (src/server/stateApi.ts): the current version of each, the last versions, the locks.
+  // Checks that must hold at the write (lock held, lineage, serial) run in the caller's writeTransaction.
+
+  /** The current version of a state, document included. */
+  getState(name: string): StateVersion | undefined {
+    const r = this
+      .sql(`SELECT v.*, length(v.document) AS size FROM states s JOIN state_versions v ON v.seq = s.version_seq WHERE s.name = ?`)
+      .get(name) as StateVersionRow | undefined;
+    return r && toStateVersion(r);
+  }
+
+  /** The current version of a state, without its document. */
+  stateMeta(name: string): StateVersionMeta | undefined {
+    const r = this
+      .sql(`SELECT ${STATE_META_COLUMNS} FROM states s JOIN state_versions v ON v.seq = s.version_seq WHERE s.name = ?`)
+      .get(name) as StateVersionRow | undefined;
+    return r && toStateMeta(r);
+  }
+
+  /** Every current state, by name, with whether it is locked. */
+  listStates(): (StateVersionMeta & { name: string; locked: boolean })[] {
+    const rows = this
+      .sql(
+        `SELECT s.name AS name, ${STATE_META_COLUMNS}, EXISTS (SELECT 1 FROM state_locks l WHERE l.name = s.name) AS locked
+         FROM states s JOIN state_versions v ON v.seq = s.version_seq ORDER BY s.name`,
+      )
+      .all() as (StateVersionRow & { name: string; locked: number })[];
+    return rows.map((r) => ({ name: r.name, ...toStateMeta(r), locked: r.locked === 1 }));
+  }
+
+  /** The kept versions of a state, newest first (also those of a deleted state). */
+  stateVersions(name: string): StateVersionMeta[] {
+    const rows = this.sql(`SELECT ${STATE_META_COLUMNS} FROM state_versions v WHERE v.name = ? ORDER BY v.seq DESC`).all(name) as StateVersionRow[];
+    return rows.map(toStateMeta);
+  }
+
+  /** The newest kept version with this serial (and lineage, when given). */
+  stateVersion(name: string, serial: number, lineage?: string): StateVersion | undefined {
+    const r = (
+      lineage === undefined
+        ? this.sql('SELECT v.*, length(v.document) AS size FROM state_versions v WHERE v.name = ? AND v.serial = ? ORDER BY v.seq DESC LIMIT 1').get(name, serial)
+        : this
+            .sql('SELECT v.*, length(v.document) AS size FROM state_versions v WHERE v.name = ? AND v.serial = ? AND v.lineage = ? ORDER BY v.seq DESC LIMIT 1')
+            .get(name, serial, lineage)
+    ) as StateVersionRow | undefined;
+    return r && toStateVersion(r);
+  }
+
+  /** Stores a new current version of a state and forgets all but its newest `keep` versions (keep >= 1). */
+  putState(name: string, v: { lineage: string; serial: number; document: Buffer; md5: string; now: string }, keep: number): StateVersionMeta {
+    return this.writeTransaction(() => {
+      const seq = Number(
+        this
+          .sql('INSERT INTO state_versions (name, lineage, serial, document, md5, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(name, v.lineage, v.serial, v.document, v.md5, v.now).lastInsertRowid,
+      );
+      this.sql('INSERT INTO states (name, version_seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version_seq = excluded.version_seq').run(name, seq);
+      this
+        .sql('DELETE FROM state_versions WHERE name = ? AND seq NOT IN (SELECT seq FROM state_versions WHERE name = ? ORDER BY seq DESC LIMIT ?)')
+        .run(name, name, Math.max(1, keep));
+      return { seq, lineage: v.lineage, serial: v.serial, size: v.document.length, md5: v.md5, updatedAt: v.now };
+    });
+  }
+
+  /** Removes the current version of a state (its kept versions stay listed); false when there was none. */
+  deleteState(name: string): boolean {
+    return this.sql('DELETE FROM states WHERE name = ?').run(name).changes > 0;
+  }
+
+  stateLock(name: string): StateLock | undefined {
+    const r = this.sql('SELECT id, info, created_at FROM state_locks WHERE name = ?').get(name) as { id: string; info: string; created_at: string } | undefined;
+    return r && { id: r.id, info: r.info, createdAt: r.created_at };
+  }
+
+  /** Takes the lock of a state, or returns its holder (nothing changed) when it is held. */
+  lockState(name: string, lock: StateLock): StateLock | undefined {
+    return this.writeTransaction(() => {
+      const holder = this.stateLock(name);
+      if (holder) return holder;
+      this.sql('INSERT INTO state_locks (name, id, info, created_at) VALUES (?, ?, ?, ?)').run(name, lock.id, lock.info, lock.createdAt);
+      return undefined;
+    });
+  }
+
+  /** Releases the lock of a state held under `id`; false when it is not held under that id. */
+  unlockState(name: string, id: string): boolean {
+    return this.sql('DELETE FROM state_locks WHERE name = ? AND id = ?').run(name, id).changes > 0;
   }
 
   // ---- activity

@@ -42,9 +42,25 @@ export function resolveGrants(store: Store, specs: GrantSpec[]): TokenGrant[] {
   });
 }
 
-/** Creates, records (hash only) and returns a new token. No grants: every vault, read and write. */
-export function issueToken(store: Store, opts: { name?: string; vaults?: GrantSpec[] } = {}): string {
-  const grants = opts.vaults && opts.vaults.length > 0 ? resolveGrants(store, opts.vaults) : null;
+/** What a state grant may name: a state's name (STATE_NAME), or '*' for every state. */
+export const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Throws with a clear message for a state grant that names no possible state. */
+export function checkStateGrant(name: string): string {
+  if (name !== '*' && !STATE_NAME.test(name)) {
+    throw new Error(`"${name}" is not a state name: letters, digits, '.', '_' and '-', at most 128, starting with a letter or digit (or '*' for every state)`);
+  }
+  return name;
+}
+
+/**
+ * Creates, records (hash only) and returns a new token. No grants: every vault, read and write. With
+ * `states` (remote states it may read and write, '*' for all) and no `vaults`: no vault at all, so that a
+ * token made for state never reads a secret.
+ */
+export function issueToken(store: Store, opts: { name?: string; vaults?: GrantSpec[]; states?: string[] } = {}): string {
+  const states = opts.states && opts.states.length > 0 ? [...new Set(opts.states.map(checkStateGrant))] : undefined;
+  const grants = opts.vaults && opts.vaults.length > 0 ? resolveGrants(store, opts.vaults) : states ? [] : null;
   const id = newId();
   const jti = newId();
   const now = new Date();
@@ -57,11 +73,12 @@ export function issueToken(store: Store, opts: { name?: string; vaults?: GrantSp
       iat: Math.floor(now.getTime() / 1000),
       name: opts.name ?? 'opsync',
       vaults: grants ?? 'all',
+      ...(states ? { states } : {}),
     }),
   );
   const signature = createHmac('sha256', secret(store)).update(`${header}.${payload}`).digest('base64url');
   const token = `${header}.${payload}.${signature}`;
-  store.insertToken({ id, jti, name: opts.name ?? 'opsync', hash: hashToken(token), grants, createdAt: now.toISOString() });
+  store.insertToken({ id, jti, name: opts.name ?? 'opsync', hash: hashToken(token), grants, ...(states ? { states } : {}), createdAt: now.toISOString() });
   return token;
 }
 
@@ -99,6 +116,7 @@ export function verifyToken(store: Store, token: string): TokenRecord | undefine
   // Shared by every request that presents the token from now on: nobody may change it.
   if (record.grants) for (const g of record.grants) Object.freeze(g);
   Object.freeze(record.grants);
+  if (record.states) Object.freeze(record.states);
   Object.freeze(record);
   if (known.byHash.size >= VERIFIED_MAX) known.byHash.clear();
   known.byHash.set(hash, record);
@@ -113,6 +131,11 @@ export function tokenAllows(token: TokenRecord, vaultId: string, access: Access)
   const g = token.grants.find((x) => x.vault === vaultId);
   if (!g) return false;
   return access === 'read' ? g.read : g.write;
+}
+
+/** Whether a token may read and write the remote state `name`. */
+export function tokenAllowsState(token: TokenRecord, name: string): boolean {
+  return token.states !== undefined && (token.states.includes('*') || token.states.includes(name));
 }
 
 export function tokenSeesVault(token: TokenRecord, vaultId: string): boolean {
