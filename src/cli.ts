@@ -8,7 +8,19 @@ import { exportCommand } from './commands/export.js';
 import { errorMessage } from './commands/machine.js';
 import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
-import { stateListCommand, stateMvCommand, stateRmCommand, stateShowCommand } from './commands/state.js';
+import {
+  forceUnlockCommand,
+  stateListCommand,
+  stateMigrateCommand,
+  stateMvCommand,
+  statePullCommand,
+  statePushCommand,
+  stateRmCommand,
+  stateSetConnectCommand,
+  stateShowCommand,
+} from './commands/state.js';
+import { backendName, parseBackendFlags, resolveBackend } from './state/config.js';
+import type { StateTarget } from './state/open.js';
 import { ConfigError } from './config/load.js';
 import { manifestPaths, resolveSettings, type CommonFlags, type Settings } from './config/settings.js';
 import { readPlanFile } from './plan/planFile.js';
@@ -17,6 +29,7 @@ import { registerServerCommand } from './server/command.js';
 import { parseProgressMode } from './ui/progress.js';
 import { inline } from './ui/sanitize.js';
 import { VERSION } from './version.js';
+import { UserError } from './errors.js';
 
 /** Terraform habits: `-out FILE` and `-out=FILE` mean `--out`; `opsync -v` is `opsync --version`. */
 function normaliseArgv(argv: string[]): string[] {
@@ -24,6 +37,13 @@ function normaliseArgv(argv: string[]): string[] {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Where the state is, as commands take it. */
+function stateTarget(settings: Settings): { state: string; backend?: Settings['backend']; erroredPath: string } {
+  return { state: settings.state, ...(settings.backend ? { backend: settings.backend } : {}), erroredPath: settings.erroredPath };
+}
+
+const BACKEND_CONFIG_HELP = 'a state backend setting KEY=VALUE over opsync.yaml\'s backend: (repeatable), e.g. address=https://opsync.example/state/prod';
 
 const SPLIT_DIR_HELP = 'also write the Markdown plan as DIR/plan.1.md, plan.2.md, ..., one pull-request comment each (implies --format markdown)';
 
@@ -53,7 +73,8 @@ function withConnection(cmd: Command): Command {
     .option('--connect-host <url>', 'Connect server URL (default: $OP_CONNECT_HOST, then connect.host in opsync.yaml)')
     .option('--connect-token <token>', 'Connect token (default: $OP_CONNECT_TOKEN)')
     .option('--local', 'use the embedded server (its store in .opsync/server beside opsync.yaml)')
-    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)');
+    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)')
+    .option('--backend-config <key=value>', BACKEND_CONFIG_HELP, collect, []);
 }
 
 function withPlanning(cmd: Command): Command {
@@ -84,7 +105,7 @@ function withApply(cmd: Command): Command {
 function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
   return {
     ...settings.connection,
-    state: settings.state,
+    ...stateTarget(settings),
     safety: settings.safety,
     vaultDefaults: settings.vaultDefaults,
     out: raw.out,
@@ -206,7 +227,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
         const settings = settingsOf(cmd, io);
         // Import reads no values: the manifests' environment variables need not be set yet.
         const manifest = loadOrFail(manifestPaths(paths, settings), io, settings.vaultDefaults, false);
-        const flags = { ...settings.connection, state: settings.state, lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
+        const flags = { ...settings.connection, ...stateTarget(settings), lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
         return importCommand(address, item, manifest, flags, io);
       }),
     );
@@ -224,7 +245,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
         return exportCommand(
           {
             ...settings.connection,
-            state: settings.state,
+            ...stateTarget(settings),
             vault: raw.vault,
             out: raw.out,
             filter: raw.filter,
@@ -238,41 +259,81 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }),
     );
 
-  const state = program.command('state').description('list, show, forget or rename managed items in the state file (never touches Connect)');
+  const state = program
+    .command('state')
+    .description('list, show, forget, rename, pull, push or migrate the state, whatever its backend (never touches Connect)');
   const stateFlags = (raw: { state?: string; lockTimeout?: string }, cmd: Command, io: IO) => ({
-    state: settingsOf(cmd, io).state,
+    ...stateTarget(settingsOf(cmd, io)),
     lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
   });
   const stateOption = '--state <path>';
   const stateHelp = 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)';
-  state
-    .command('list')
+  /** A state subcommand: --state and --backend-config. */
+  const stateCommand = (name: string) => state.command(name).option(stateOption, stateHelp).option('--backend-config <key=value>', BACKEND_CONFIG_HELP, collect, []);
+  stateCommand('list')
     .description('every managed address: vault, item id, version')
-    .option(stateOption, stateHelp)
     .action((raw: { state?: string }, cmd: Command) => run((io) => stateListCommand(stateFlags(raw, cmd, io), io)));
-  state
-    .command('show')
+  stateCommand('show')
     .description('what the state records for one address (no secret values: it holds none)')
     .argument('<address>')
-    .option(stateOption, stateHelp)
     .option('--json', 'as JSON')
     .action((address: string, raw: { state?: string; json?: boolean }, cmd: Command) =>
       run((io) => stateShowCommand(address, Boolean(raw.json), stateFlags(raw, cmd, io), io)),
     );
-  withLock(state.command('rm'))
+  withLock(stateCommand('rm'))
     .description('forget addresses without deleting their items')
     .argument('<addresses...>')
-    .option(stateOption, stateHelp)
     .action((addresses: string[], raw: { state?: string; lockTimeout: string }, cmd: Command) =>
       run((io) => stateRmCommand(addresses, stateFlags(raw, cmd, io), io)),
     );
-  withLock(state.command('mv'))
+  withLock(stateCommand('mv'))
     .description('rename an address without touching its item')
     .argument('<from>')
     .argument('<to>')
-    .option(stateOption, stateHelp)
     .action((from: string, to: string, raw: { state?: string; lockTimeout: string }, cmd: Command) =>
       run((io) => stateMvCommand(from, to, stateFlags(raw, cmd, io), io)),
+    );
+  stateCommand('pull')
+    .description('print the state document (JSON; it holds no secret values)')
+    .action((raw: { state?: string }, cmd: Command) => run((io) => statePullCommand(stateFlags(raw, cmd, io), io)));
+  withLock(stateCommand('push'))
+    .description('replace the stored state with FILE (e.g. opsync.errored.json); refused on another lineage or an older serial')
+    .argument('<file>')
+    .option('--force', 'replace it whatever its lineage and serial')
+    .action((file: string, raw: { state?: string; lockTimeout: string; force?: boolean }, cmd: Command) =>
+      run((io) => statePushCommand(file, Boolean(raw.force), stateFlags(raw, cmd, io), io)),
+    );
+  withLock(stateCommand('migrate'))
+    .description('copy the state to another backend (--to KEY=VALUE...) or from one (--from KEY=VALUE...), both locked')
+    .option('--to <key=value>', 'the destination backend, as --backend-config takes it, e.g. --to type=http --to address=URL (repeatable)', collect, [])
+    .option('--from <key=value>', 'the source backend, when opsync.yaml already names the new one (repeatable)', collect, [])
+    .option('--force', 'replace a state the destination holds whatever its lineage and serial')
+    .action((raw: { state?: string; lockTimeout: string; force?: boolean; to: string[]; from: string[] }, cmd: Command) =>
+      run((io) => {
+        if ((raw.to.length > 0) === (raw.from.length > 0)) throw new UserError('state migrate: give the other backend with --to KEY=VALUE... or with --from KEY=VALUE... (one of them)');
+        const here: StateTarget = stateFlags(raw, cmd, io);
+        const cfg = resolveBackend(undefined, parseBackendFlags(raw.to.length ? raw.to : raw.from), io.env, process.cwd());
+        const there: StateTarget = cfg && cfg.type !== 'local' ? { state: backendName(cfg), backend: cfg } : { state: cfg?.path ?? '' };
+        const opts = { force: Boolean(raw.force), lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
+        return raw.to.length ? stateMigrateCommand(here, there, opts, io) : stateMigrateCommand(there, here, opts, io);
+      }),
+    );
+  withLock(stateCommand('set-connect'))
+    .description('re-point the state at a Connect server that moved (its items are matched by id, as before); the next plan says so')
+    .argument('<url>', 'the Connect server URL, or local')
+    .action((url: string, raw: { state?: string; lockTimeout: string }, cmd: Command) =>
+      run((io) => stateSetConnectCommand(url, stateFlags(raw, cmd, io), io)),
+    );
+
+  program
+    .command('force-unlock')
+    .description('release the state lock of a run that is gone, by the lock id its error named (asks unless --auto-approve)')
+    .argument('<lock-id>')
+    .option(stateOption, stateHelp)
+    .option('--backend-config <key=value>', BACKEND_CONFIG_HELP, collect, [])
+    .option('--auto-approve', 'unlock without asking')
+    .action((id: string, raw: { state?: string; autoApprove?: boolean }, cmd: Command) =>
+      run((io) => forceUnlockCommand(id, Boolean(raw.autoApprove), stateFlags(raw, cmd, io), io)),
     );
 
   registerServerCommand(program);

@@ -8,7 +8,7 @@ import type { FullItem } from '../connect/types.js';
 import { parseRef } from '../manifest/values.js';
 import { findRefField, type Resolver } from '../plan/resolve.js';
 import type { ResourceChange } from '../plan/types.js';
-import type { StateStore } from '../state/store.js';
+import type { StateHandle } from '../state/handle.js';
 
 export interface CopiedValues {
   /** The change's values, and the keys of those that were known only after apply. */
@@ -17,7 +17,7 @@ export interface CopiedValues {
 
 export function copiedValues(ctx: {
   client: ConnectClient;
-  store: StateStore;
+  store: StateHandle;
   resolver: Resolver;
   changes: readonly ResourceChange[];
   fail: (message: string) => Error;

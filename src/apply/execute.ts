@@ -14,7 +14,7 @@ import { notOurCreate } from '../plan/recovery.js';
 import { recordVaultVersions } from '../plan/refresh.js';
 import { createResolver, ResolveError } from '../plan/resolve.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
-import type { StateStore } from '../state/store.js';
+import type { StateHandle } from '../state/handle.js';
 import type { RetiredItem, StateResource } from '../state/types.js';
 import { copiedValues } from './copied.js';
 import { applyReplace, type ReplaceCreate } from './replace.js';
@@ -25,7 +25,7 @@ export interface ApplyContext {
   client: ConnectClient;
   env: NodeJS.ProcessEnv;
   key: Buffer;
-  store: StateStore;
+  store: StateHandle;
 }
 
 export class StalePlanError extends Error {
@@ -36,7 +36,7 @@ export class StalePlanError extends Error {
 }
 
 /** Refuse a plan made against another state than the one now on disk. */
-export function checkPlanFresh(plan: Plan, store: StateStore): void {
+export function checkPlanFresh(plan: Plan, store: Pick<StateHandle, 'state' | 'name'>): void {
   const s = store.state;
   const fresh = s.serial === 0 && plan.state.serial === 0;
   if (!fresh && (s.lineage !== plan.state.lineage || s.serial !== plan.state.serial)) {
@@ -62,7 +62,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   const { client, store } = ctx;
   checkPlanFresh(plan, store);
   if (store.state.serial === 0 && store.state.lineage !== plan.state.lineage) {
-    store.update((s) => {
+    await store.update((s) => {
       s.lineage = plan.state.lineage;
     });
   }

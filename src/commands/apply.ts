@@ -7,7 +7,8 @@ import { makePlan } from '../plan/build.js';
 import { checkSafety } from '../plan/safety.js';
 import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
-import { StateStore } from '../state/store.js';
+import type { StateHandle } from '../state/handle.js';
+import { openState } from '../state/open.js';
 import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
 import { inline } from '../ui/sanitize.js';
@@ -33,27 +34,33 @@ async function withStateAndConnection<T>(
   flags: ApplyFlags,
   io: IO,
   command: string,
-  body: (store: StateStore, conn: Connection) => Promise<T>,
+  body: (store: StateHandle, conn: Connection) => Promise<T>,
 ): Promise<T> {
   const conn = await openConnection(flags, io.env, io.err);
   try {
-    const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command });
+    const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command, env: io.env });
+    let result: T;
     try {
-      checkBackend(store.state, flags.state, conn.backend);
-      return await body(store, conn);
-    } finally {
-      store.close();
+      checkBackend(store.state, store.name, conn.backend);
+      result = await body(store, conn);
+    } catch (err) {
+      // The run's own error comes first; a failed final write of the state is said after it.
+      await Promise.resolve(store.close()).catch((e: unknown) => io.err(`opsync: error: ${inline((e as Error).message)}\n`));
+      throw err;
     }
+    await store.close();
+    return result;
   } finally {
     await conn.close();
   }
 }
 
-function executor(plan: Plan, store: StateStore, conn: Connection, flags: ApplyFlags, io: IO): Execute {
-  return (onEvent, signal) => {
-    if (!store.state.connect) {
-      store.update((s) => {
+function executor(plan: Plan, store: StateHandle, conn: Connection, flags: ApplyFlags, io: IO): Execute {
+  return async (onEvent, signal) => {
+    if (!store.state.connect || store.state.connectMovedFrom) {
+      await store.update((s) => {
         s.connect = conn.backend;
+        delete s.connectMovedFrom;
       });
       // The backend write bumped the serial: the plan was made on the state just before it.
       plan = { ...plan, state: { lineage: store.state.lineage, serial: store.state.serial } };

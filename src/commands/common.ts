@@ -109,7 +109,7 @@ export function loadOrFail(
 export function checkBackend(state: StateFile, statePath: string, backend: string): void {
   if (state.connect && state.connect !== backend) {
     throw new UserError(
-      `state ${statePath} was written against ${state.connect}, not ${backend}; keep one state per Connect server (--state PATH)`,
+      `state ${statePath} was written against ${state.connect}, not ${backend}; if the server moved, run \`opsync state set-connect ${backend}\`; else keep one state per Connect server (--state PATH, or a backend per server)`,
     );
   }
 }

@@ -20,15 +20,13 @@ import { diffItem } from '../plan/diff.js';
 import { createResolver } from '../plan/resolve.js';
 import { vaultNotFound } from '../plan/unknownVault.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
-import { StateStore } from '../state/store.js';
+import { openState, type StateTarget } from '../state/open.js';
 import type { StateResource } from '../state/types.js';
 import { checkBackend, warn, type IO } from './common.js';
 import { inline } from '../ui/sanitize.js';
 import { writeNewFile } from '../files.js';
 
-export interface ExportFlags extends ConnectionFlags {
-  /** State file path (already resolved from flag / env / opsync.yaml). */
-  state: string;
+export interface ExportFlags extends ConnectionFlags, StateTarget {
   /** Vault name or id. */
   vault: string;
   /** Folder the manifest is written to. */
@@ -118,7 +116,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
     const result = buildExport({ vault, items: live, ...(defaults ? { defaults } : {}) });
     for (const w of result.warnings) warn(io, w);
 
-    const store = flags.import ? await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync export' }) : undefined;
+    const store = flags.import ? await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync export', env: io.env }) : undefined;
     try {
       if (store) {
         checkBackend(store.state, flags.state, conn.backend);
@@ -186,7 +184,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
       }
 
       if (store) {
-        store.update((s) => {
+        await store.update((s) => {
           s.connect ??= conn.backend;
           for (const e of entries) {
             delete s.pending[e.address];
@@ -202,7 +200,7 @@ export async function exportCommand(flags: ExportFlags, io: IO): Promise<number>
       }
       return 0;
     } finally {
-      store?.close();
+      await store?.close();
     }
   } finally {
     await conn.close();

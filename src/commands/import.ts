@@ -8,12 +8,11 @@ import type { Manifest } from '../manifest/types.js';
 import { closest, suggest } from '../plan/select.js';
 import { vaultNotFound } from '../plan/unknownVault.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
-import { StateStore } from '../state/store.js';
+import { openState, type StateTarget } from '../state/open.js';
 import { inline } from '../ui/sanitize.js';
 import { checkBackend, type IO } from './common.js';
 
-export interface ImportFlags extends ConnectionFlags {
-  state: string;
+export interface ImportFlags extends ConnectionFlags, StateTarget {
   lockTimeoutMs: number;
 }
 
@@ -60,7 +59,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
       throw new UserError(`no item "${itemRef}" (by id or exact title) in vault ${vault.name}${titles.length ? `; did you mean ${titles.join(' or ')}?${near.caseOnly.length ? ' (titles are case-sensitive)' : ''}` : ''}`);
     }
 
-    const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync import' });
+    const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync import', env: io.env });
     try {
       checkBackend(store.state, flags.state, conn.backend);
       if (store.state.resources[address]) {
@@ -71,7 +70,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
       if (other) throw new UserError(`item ${found.id} is already managed as ${other.address}; use \`opsync state mv ${other.address} ${address}\` to rename it`);
       const rotations: Record<string, string> = {};
       for (const f of desired.fields) if (f.source.kind === 'generate') rotations[f.key] = f.source.rotate ?? '';
-      store.update((s) => {
+      await store.update((s) => {
         s.connect ??= conn.backend;
         delete s.pending[address];
         s.resources[address] = {
@@ -90,7 +89,7 @@ export async function importCommand(address: string, ref: string, manifest: Mani
         };
       });
     } finally {
-      store.close();
+      await store.close();
     }
     io.out(`Imported ${inline(address)}: item ${found.id} ("${inline(found.title)}", version ${found.version}) in vault ${inline(vault.name)}. Nothing in it was changed.\n`);
     io.err('Run `opsync plan` to see what it takes to reach the manifest.\n');

@@ -11,7 +11,7 @@ import { ResolveError } from '../plan/resolve.js';
 import type { SafetyViolation } from '../plan/safety.js';
 import { hasChanges, type Plan, type PlanDiagnostic } from '../plan/types.js';
 import { StateError } from '../state/file.js';
-import { LockError } from '../state/lock.js';
+import { BackendError, LockError, StateConflictError } from '../state/backend.js';
 import { doneDetails, renderApplyResultJson, type ApplyResultJson } from '../ui/applyResult.js';
 import { diagnosticFields, planned, type EventStream, type StreamCommand, createEventStream } from '../ui/events.js';
 import { appendStepSummary } from '../ui/github.js';
@@ -38,6 +38,8 @@ export function errorMessage(err: unknown): string | undefined {
     err instanceof ConnectError ||
     err instanceof StateError ||
     err instanceof LockError ||
+    err instanceof BackendError ||
+    err instanceof StateConflictError ||
     err instanceof StalePlanError ||
     err instanceof ResolveError
   ) {

@@ -7,7 +7,7 @@ import { makePlan } from '../plan/build.js';
 import { checkSafety, type SafetyLimits } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
-import { readState } from '../state/file.js';
+import { currentState, type StateTarget } from '../state/open.js';
 import { appendStepSummary, writeMarkdownParts } from '../ui/github.js';
 import { renderPlanJson } from '../ui/json.js';
 import { renderPlanMarkdown, renderPlanMarkdownParts, shellWord } from '../ui/markdown.js';
@@ -22,8 +22,7 @@ import { planStarted } from '../ui/events.js';
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
 
-export interface PlanFlags extends ConnectionFlags {
-  state: string;
+export interface PlanFlags extends ConnectionFlags, StateTarget {
   /** Safety limits; a plan over them gets a warning (apply refuses it). */
   safety: SafetyLimits;
   vaultDefaults?: Record<string, VaultDefaults>;
@@ -116,7 +115,7 @@ export function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Pla
 async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode']): Promise<number> {
   const { events } = flags;
   const manifest = loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
-  const state = readState(flags.state);
+  const state = await currentState(flags);
   const conn = await openConnection(flags, io.env, io.err);
   try {
     checkBackend(state, flags.state, conn.backend);

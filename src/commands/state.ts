@@ -1,16 +1,21 @@
-// `opsync state list | show | rm | mv`: read and edit the state file by hand, under its lock. Never touches
-// an item in Connect, and the state holds no secret values, so nothing here can print one.
+// `opsync state list | show | rm | mv | pull | push | migrate | set-connect` and `opsync force-unlock`: read
+// and edit the state by hand, under its lock, whatever its backend. Never touches an item in Connect, and the
+// state holds no secret values, so nothing here can print one.
 
 import { UserError } from '../errors.js';
 import { closest, suggest } from '../plan/select.js';
-import { readState } from '../state/file.js';
-import { StateStore } from '../state/store.js';
+import { parseHost } from '../connect/transport.js';
+import { FileReadError, LIMITS, readRegularFile } from '../files.js';
+import { StateConflictError, type StateBackend } from '../state/backend.js';
+import { checkWrite } from '../state/backends/compare.js';
+import { parseStateDocument, serialiseState, StateError } from '../state/file.js';
+import { acquire } from '../state/lock.js';
+import { currentState, openState, targetBackend, type StateTarget } from '../state/open.js';
 import type { StateFile, StateResource } from '../state/types.js';
 import { inline } from '../ui/sanitize.js';
 import type { IO } from './common.js';
 
-export interface StateFlags {
-  state: string;
+export interface StateFlags extends StateTarget {
   lockTimeoutMs: number;
 }
 
@@ -30,8 +35,8 @@ function checkAddress(address: string): void {
   if (!ADDRESS.test(address)) throw new UserError(`"${address}" is not an address: write <vault>/<key>, as manifests make them`);
 }
 
-export function stateListCommand(flags: StateFlags, io: IO): number {
-  const state = readState(flags.state);
+export async function stateListCommand(flags: StateFlags, io: IO): Promise<number> {
+  const state = await currentState(flags);
   const rows = Object.values(state.resources).sort((a, b) => (a.address < b.address ? -1 : 1));
   for (const r of rows) {
     io.out(`${inline(r.address)}\t${inline(r.vaultName)}\t${r.itemId}\tv${r.version}${r.protect ? '\tprotected' : ''}\n`);
@@ -42,8 +47,8 @@ export function stateListCommand(flags: StateFlags, io: IO): number {
   return 0;
 }
 
-export function stateShowCommand(address: string, json: boolean, flags: StateFlags, io: IO): number {
-  const state = readState(flags.state);
+export async function stateShowCommand(address: string, json: boolean, flags: StateFlags, io: IO): Promise<number> {
+  const state = await currentState(flags);
   const r = state.resources[address];
   const p = state.pending[address];
   if (!r && !p) throw new UserError(notInState(address, state, flags.state));
@@ -72,7 +77,7 @@ export function stateShowCommand(address: string, json: boolean, flags: StateFla
 
 export async function stateRmCommand(addresses: string[], flags: StateFlags, io: IO): Promise<number> {
   if (addresses.length === 0) throw new UserError('name the addresses to forget: opsync state rm <vault>/<key>...');
-  const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state rm' });
+  const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state rm', env: io.env });
   try {
     const missing = addresses.filter((a) => !store.state.resources[a] && !store.state.pending[a]);
     if (missing.length === 1) throw new UserError(`${notInState(missing[0], store.state, flags.state)}; nothing was removed`);
@@ -81,7 +86,7 @@ export async function stateRmCommand(addresses: string[], flags: StateFlags, io:
       throw new UserError(`not in ${flags.state}: ${each.join(', ')}; nothing was removed (see \`opsync state list\`)`);
     }
     const removed: StateResource[] = [];
-    store.update((s) => {
+    await store.update((s) => {
       for (const a of addresses) {
         if (s.resources[a]) removed.push(s.resources[a]);
         delete s.resources[a];
@@ -95,7 +100,7 @@ export async function stateRmCommand(addresses: string[], flags: StateFlags, io:
     if (removed.length) io.err('A manifest that still declares a removed address will plan to create it, or refuse if its title exists: `opsync import` takes it back.\n');
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -123,13 +128,13 @@ function checkSameVault(state: StateFile, from: string, to: string): void {
 
 export async function stateMvCommand(from: string, to: string, flags: StateFlags, io: IO): Promise<number> {
   checkAddress(to);
-  const store = await StateStore.open(flags.state, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state mv' });
+  const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state mv', env: io.env });
   try {
     const s0 = store.state;
     if (!s0.resources[from] && !s0.pending[from]) throw new UserError(notInState(from, s0, flags.state));
     if (s0.resources[to] || s0.pending[to]) throw new UserError(`${to} is already in ${flags.state}; remove it first with \`opsync state rm ${to}\``);
     checkSameVault(s0, from, to);
-    store.update((s) => {
+    await store.update((s) => {
       if (s.resources[from]) s.resources[to] = { ...s.resources[from], address: to };
       if (s.pending[from]) s.pending[to] = { ...s.pending[from], address: to };
       delete s.resources[from];
@@ -138,6 +143,171 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
     io.out(`Moved ${from} to ${to} in state; the item was not touched.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
+}
+
+/** `opsync state pull`: the state document on stdout, exactly as stored (it holds no values). */
+export async function statePullCommand(flags: StateFlags, io: IO): Promise<number> {
+  const backend = await targetBackend(flags);
+  try {
+    const state = await backend.read();
+    if (!state) {
+      io.err(`No state in ${flags.state}.\n`);
+      return 0;
+    }
+    io.out(serialiseState(state));
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+/** A state document from a file the user names (`state push FILE`). */
+function readStateArg(file: string): ReturnType<typeof parseStateDocument> {
+  let text: string;
+  try {
+    text = readRegularFile(file, { maxBytes: LIMITS.state });
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
+  }
+  try {
+    return parseStateDocument(text, file);
+  } catch (err) {
+    throw new UserError((err as StateError).message);
+  }
+}
+
+/**
+ * Write `next` to `backend` under its lock, as `state push` and `state migrate` do: refused on another
+ * lineage, an older serial, or a different state at the same serial, unless `force` (then its serial goes
+ * above the stored one, so saved plans made on the old one are refused). Says nothing; returns what it did.
+ */
+async function pushUnderLock(
+  backend: StateBackend,
+  next: ReturnType<typeof parseStateDocument>,
+  opts: { force: boolean; lockTimeoutMs: number; command: string; env: NodeJS.ProcessEnv },
+): Promise<'written' | 'same'> {
+  const lock = await acquire(backend, { timeoutMs: opts.lockTimeoutMs, command: opts.command, env: opts.env });
+  try {
+    const stored = await backend.read();
+    if (stored && stored.lineage === next.lineage && stored.serial === next.serial) {
+      if (serialiseState(stored) === serialiseState(next)) return 'same';
+      if (!opts.force) {
+        throw new UserError(`state ${backend.name} is at serial ${stored.serial} too, with other contents: the two have diverged; pull it, compare, and push with --force to replace it`);
+      }
+    }
+    const doc = { ...next };
+    if (opts.force && stored && doc.serial <= stored.serial) doc.serial = stored.serial + 1;
+    if (!opts.force) {
+      try {
+        checkWrite(stored, doc, backend.name);
+      } catch (err) {
+        throw new UserError((err as StateConflictError).message);
+      }
+    }
+    await backend.write(doc, { lockId: lock.id, force: opts.force });
+    return 'written';
+  } finally {
+    await backend.unlock(lock.id).catch(() => undefined);
+  }
+}
+
+/** `opsync state push FILE [--force]`: replace the stored state with FILE's (e.g. opsync.errored.json). */
+export async function statePushCommand(file: string, force: boolean, flags: StateFlags, io: IO): Promise<number> {
+  const next = readStateArg(file);
+  const backend = await targetBackend(flags);
+  try {
+    const what = await pushUnderLock(backend, next, { force, lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state push', env: io.env });
+    io.out(
+      what === 'same'
+        ? `State ${flags.state} already holds ${file} (serial ${next.serial}); nothing was written.\n`
+        : `Pushed ${file} (lineage ${next.lineage}, serial ${next.serial}, ${Object.keys(next.resources).length} resource(s)) to ${flags.state}.\n`,
+    );
+    return 0;
+  } finally {
+    await backend.close();
+  }
+}
+
+/**
+ * `opsync state migrate --to K=V...` (or `--from K=V...`): copy the state between the configured backend and
+ * another, both locked for the copy. The source is left as it is.
+ */
+export async function stateMigrateCommand(
+  from: StateTarget,
+  to: StateTarget,
+  opts: { force: boolean; lockTimeoutMs: number },
+  io: IO,
+): Promise<number> {
+  if (from.state === to.state && from.backend?.type === to.backend?.type) throw new UserError(`state migrate: the source and the destination are both ${from.state}`);
+  const source = await targetBackend(from);
+  try {
+    const lock = await acquire(source, { timeoutMs: opts.lockTimeoutMs, command: 'opsync state migrate', env: io.env });
+    try {
+      const state = await source.read();
+      if (!state) throw new UserError(`state migrate: no state in ${from.state}; nothing to copy`);
+      const dest = await targetBackend(to);
+      try {
+        const what = await pushUnderLock(dest, state, { force: opts.force, lockTimeoutMs: opts.lockTimeoutMs, command: 'opsync state migrate', env: io.env });
+        io.out(
+          what === 'same'
+            ? `${to.state} already holds this state (serial ${state.serial}); nothing was written.\n`
+            : `Copied the state (lineage ${state.lineage}, serial ${state.serial}, ${Object.keys(state.resources).length} resource(s)) from ${from.state} to ${to.state}.\n`,
+        );
+        io.err(`The state in ${from.state} is left as it is: point opsync.yaml's backend: at ${to.state}, and remove the old one once runs use the new.\n`);
+      } finally {
+        await dest.close();
+      }
+    } finally {
+      await source.unlock(lock.id).catch(() => undefined);
+    }
+    return 0;
+  } finally {
+    await source.close();
+  }
+}
+
+/** `opsync state set-connect URL`: the Connect server moved; the state's items stay matched by id. */
+export async function stateSetConnectCommand(url: string, flags: StateFlags, io: IO): Promise<number> {
+  const to = url.trim().toLowerCase() === 'local' ? 'local' : parseHost(url).display;
+  const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state set-connect', env: io.env });
+  try {
+    const was = store.state.connect;
+    if (store.state.serial === 0) throw new UserError(`no state in ${flags.state} to re-point; the first apply records its Connect server`);
+    if (was === to) {
+      io.out(`State ${flags.state} is already on ${to}; nothing was changed.\n`);
+      return 0;
+    }
+    await store.update((s) => {
+      s.connect = to;
+      if (was) s.connectMovedFrom = s.connectMovedFrom ?? was;
+      if (s.connectMovedFrom === to) delete s.connectMovedFrom;
+    });
+    io.out(`State ${flags.state} now points at ${to}${was ? ` (was ${was})` : ''}; the next plan says so, and matches items by the ids it holds.\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `opsync force-unlock LOCK_ID`: release a lock whose run is gone, by the id its lock error named. */
+export async function forceUnlockCommand(id: string, autoApprove: boolean, flags: StateFlags, io: IO): Promise<number> {
+  if (!autoApprove) {
+    if (!io.interactive || !io.ask) throw new UserError('force-unlock asks before it unlocks: pass --auto-approve when not on a terminal');
+    io.err(`Unlocking ${flags.state} while its run is still going lets two runs write at once.\n`);
+    const answer = await io.ask(`Force-unlock lock ${id}? Only 'yes' will be accepted: `);
+    if (answer.trim() !== 'yes') {
+      io.err('Force-unlock cancelled; nothing was changed.\n');
+      return 1;
+    }
+  }
+  const backend = await targetBackend(flags);
+  try {
+    await backend.forceUnlock(id);
+  } finally {
+    await backend.close();
+  }
+  io.out(`Unlocked ${flags.state} (lock ${id}).\n`);
+  return 0;
 }

@@ -23,6 +23,8 @@ export interface ProjectConfig {
   host?: string;
   /** Absolute. */
   state?: string;
+  /** `backend:` as written (checked by the schema; src/state/config.ts makes it a BackendConfig). */
+  backend?: Record<string, unknown>;
   /** Absolute. */
   manifests?: string[];
   parallelism?: number;
@@ -42,16 +44,29 @@ export class ConfigError extends UserError {
 
 const TOKEN_MESSAGE = 'the Connect token must not be in opsync.yaml (it is committed with the project); set OP_CONNECT_TOKEN or pass --connect-token';
 
-/** `token` keys at the top or under connect, wherever they are. */
-function tokenKeys(doc: Document): (string | number)[][] {
-  const out: (string | number)[][] = [];
+/** Secrets that belong in the environment, by where they would be written in opsync.yaml. */
+const SECRET_KEYS: Record<string, Record<string, string>> = {
+  '': { token: TOKEN_MESSAGE },
+  connect: { token: TOKEN_MESSAGE },
+  backend: {
+    password: 'the state backend password must not be in opsync.yaml (it is committed with the project); set OPSYNC_HTTP_PASSWORD',
+    conn_str: 'the PostgreSQL connection string must not be in opsync.yaml (it holds a password); set OPSYNC_PG_CONN_STR',
+  },
+};
+
+/** Secret keys (the token at the top or under connect, a backend password), wherever they are, with their message. */
+function secretKeys(doc: Document): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
   const keyOf = (p: unknown) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : undefined);
   if (!isMap(doc.contents)) return out;
   for (const p of doc.contents.items) {
     const k = keyOf(p);
-    if (k === 'token') out.push(['token']);
-    if (k === 'connect' && isPair(p) && isMap(p.value)) {
-      for (const q of p.value.items) if (keyOf(q) === 'token') out.push(['connect', 'token']);
+    if (k !== undefined && SECRET_KEYS[''][k]) out.push({ path: [k], message: SECRET_KEYS[''][k] });
+    if (k !== undefined && SECRET_KEYS[k] && k !== '' && isPair(p) && isMap(p.value)) {
+      for (const q of p.value.items) {
+        const j = keyOf(q);
+        if (j !== undefined && SECRET_KEYS[k][j]) out.push({ path: [k, j], message: SECRET_KEYS[k][j] });
+      }
     }
   }
   return out;
@@ -104,10 +119,10 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`${shown}:1:1: error: opsync.yaml is a mapping (connect, state, manifests, parallelism, safety, vaults)`);
   }
-  const tokens = tokenKeys(doc);
-  for (const path of tokens) problems.push(`${at(path)}: error: ${TOKEN_MESSAGE}`);
+  const secrets = secretKeys(doc);
+  for (const { path, message } of secrets) problems.push(`${at(path)}: error: ${message}`);
   for (const p of validateDocument(data, 'config')) {
-    if (tokens.some((t) => t.join('.') === p.path.join('.'))) continue;
+    if (secrets.some((t) => t.path.join('.') === p.path.join('.'))) continue;
     problems.push(`${at(p.path, p.atKey)}: error: ${p.message}`);
   }
   if (problems.length) throw new ConfigError(problems);
@@ -115,6 +130,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
   const raw = data as {
     connect?: { host?: string };
     state?: string;
+    backend?: Record<string, unknown>;
     manifests?: string[];
     parallelism?: number;
     safety?: Partial<SafetyLimits>;
@@ -126,6 +142,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     root,
     ...(raw.connect?.host !== undefined ? { host: raw.connect.host } : {}),
     ...(raw.state !== undefined ? { state: resolve(root, raw.state) } : {}),
+    ...(raw.backend !== undefined ? { backend: raw.backend } : {}),
     ...(raw.manifests !== undefined ? { manifests: raw.manifests.map((m) => resolve(root, m)) } : {}),
     ...(raw.parallelism !== undefined ? { parallelism: raw.parallelism } : {}),
     ...(raw.safety !== undefined ? { safety: raw.safety } : {}),

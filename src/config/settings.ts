@@ -8,6 +8,8 @@ import { DEFAULT_SAFETY, type SafetyLimits } from '../plan/safety.js';
 import { DEFAULT_DATA_DIR } from '../server/defaults.js';
 import type { ConnectionFlags } from '../session.js';
 import { loadConfig } from './load.js';
+import { backendName, parseBackendFlags, resolveBackend, type BackendConfig } from '../state/config.js';
+import { ERRORED_FILE } from '../state/remote.js';
 
 const DEFAULT_STATE = '.opsync/state.json';
 const DEFAULT_PARALLELISM = 8;
@@ -22,11 +24,18 @@ export interface CommonFlags {
   local?: boolean;
   state?: string;
   parallelism?: string;
+  /** --backend-config KEY=VALUE (repeatable). */
+  backendConfig?: string[];
 }
 
 export interface Settings {
   connection: ConnectionFlags;
+  /** The local state file, or what messages call the remote state of `backend`. */
   state: string;
+  /** A remote state backend (http, postgres); absent: the local file `state`. */
+  backend?: BackendConfig;
+  /** Where a remote state is saved when its last write fails. */
+  erroredPath: string;
   parallelism: number;
   /** Manifest paths to use when a command is given none (opsync.yaml `manifests`). */
   manifests: string[];
@@ -61,6 +70,14 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
   const connectToken = flags.connectToken || env.OP_CONNECT_TOKEN || undefined;
   // Beside opsync.yaml when there is one, as the embedded server's store is; else in the working folder.
   const root = config?.root ?? cwd;
+  const backend = resolveBackend(config?.backend, parseBackendFlags(flags.backendConfig ?? []), env, root);
+  const remote = backend && backend.type !== 'local' ? backend : undefined;
+  if (remote) {
+    // Two places for one state would be two states: say which to drop rather than pick one.
+    const local = flags.state !== undefined ? '--state' : env.OPSYNC_STATE ? 'OPSYNC_STATE' : config?.state !== undefined ? '`state:` in opsync.yaml' : undefined;
+    if (local) throw new UserError(`${local} names a local state file, but the state backend is ${remote.type} (${backendName(remote)}); drop one of them`);
+  }
+  const localState = backend?.type === 'local' && flags.state === undefined ? backend.path : undefined;
   return {
     connection: {
       ...(connectHost ? { connectHost } : {}),
@@ -69,7 +86,11 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
       parallelism,
       localDir: join(root, DEFAULT_DATA_DIR),
     },
-    state: flags.state ?? (env.OPSYNC_STATE || undefined) ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE),
+    state: remote
+      ? backendName(remote)
+      : (flags.state ?? localState ?? (env.OPSYNC_STATE || undefined) ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE)),
+    ...(remote ? { backend: remote } : {}),
+    erroredPath: relative(cwd, join(root, ERRORED_FILE)) || ERRORED_FILE,
     parallelism,
     manifests: config?.manifests ?? [],
     safety: { ...DEFAULT_SAFETY, ...config?.safety },

@@ -123,6 +123,12 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     }
   }
   diagnostics.push(...retiredWarnings(deletes));
+  if (req.state.connectMovedFrom && req.state.connect) {
+    diagnostics.push({
+      severity: 'warning',
+      message: `the state was re-pointed from ${req.state.connectMovedFrom} to ${req.state.connect} (opsync state set-connect): items are matched by the ids it holds, as before; the next apply stops saying this`,
+    });
+  }
 
   const total = desired.length + deletes.length;
   let done = 0;

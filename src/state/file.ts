@@ -73,7 +73,7 @@ export function migrate(doc: Record<string, unknown>, path: string): Record<stri
   return doc;
 }
 
-const TOP_KEYS = new Set(['version', 'lineage', 'serial', 'connect', 'resources', 'pending', 'vaults']);
+const TOP_KEYS = new Set(['version', 'lineage', 'serial', 'connect', 'connectMovedFrom', 'resources', 'pending', 'vaults']);
 const RESOURCE_KEYS: Record<string, 'string' | 'number' | 'boolean' | 'object'> = {
   address: 'string',
   vaultId: 'string',
@@ -100,6 +100,7 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
   if (typeof doc.lineage !== 'string' || doc.lineage === '') throw bad('lineage', 'must be a non-empty string');
   if (!Number.isInteger(doc.serial) || (doc.serial as number) < 0) throw bad('serial', 'must be a whole number');
   if (doc.connect !== undefined && typeof doc.connect !== 'string') throw bad('connect', 'must be a string');
+  if (doc.connectMovedFrom !== undefined && typeof doc.connectMovedFrom !== 'string') throw bad('connectMovedFrom', 'must be a string');
   for (const [section, keys] of [
     ['resources', RESOURCE_KEYS],
     ['pending', PENDING_KEYS],
@@ -174,6 +175,14 @@ export function readStateFile(path: string): StateFile {
     if (err instanceof FileReadError && err.code === 'ENOENT') return emptyState();
     throw new StateError(`cannot read state ${path}: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
   }
+  return parseStateDocument(text, path);
+}
+
+/**
+ * A state document's text (a file's, or what a remote backend stored) as a checked, migrated state; `path`
+ * names it in errors. Refuses anything that is not exactly an opsync state (a Terraform state, say).
+ */
+export function parseStateDocument(text: string, path: string): StateFile {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -181,6 +190,7 @@ export function readStateFile(path: string): StateFile {
     throw new StateError(`state ${path} is not valid JSON (${(err as Error).message}); restore it from a backup or version control`);
   }
   if (!isObject(doc)) throw new StateError(`state ${path} is not an opsync state file (not a JSON object)`);
+  if ('terraform_version' in doc) throw new StateError(`state ${path} is a Terraform state, not an opsync state: opsync keeps its own state (one per backend address)`);
   return validateStateShape(migrate(doc, path), path);
 }
 
@@ -236,14 +246,15 @@ function checkJournalEntry(entry: JournalEntry, jpath: string): void {
   validateStateShape(doc, `${jpath} (serial ${entry.serial})`);
 }
 
-/** Stable key order, so that diffs of the state stay readable. */
-function serialise(state: StateFile): string {
+/** Stable key order, so that diffs of the state stay readable. What every backend stores. */
+export function serialiseState(state: StateFile): string {
   const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const ordered = {
     version: state.version,
     lineage: state.lineage,
     serial: state.serial,
     ...(state.connect ? { connect: state.connect } : {}),
+    ...(state.connectMovedFrom ? { connectMovedFrom: state.connectMovedFrom } : {}),
     resources: sortKeys(state.resources),
     pending: sortKeys(state.pending),
     ...(state.vaults ? { vaults: sortKeys(state.vaults) } : {}),
@@ -256,7 +267,7 @@ export function writeStateAtomic(path: string, state: StateFile): void {
   try {
     const dir = dirname(path);
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(path, serialise(state), 0o600);
+    writeFileAtomic(path, serialiseState(state), 0o600);
   } catch (err) {
     throw new StateError(`cannot write state ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

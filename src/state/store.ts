@@ -9,7 +9,8 @@
 // plan made on serial N applies only while the state (file and journal together) is still at N.
 
 import { existsSync, rmSync } from 'node:fs';
-import { acquireLock, type Lock } from './lock.js';
+import { acquireLock, type LocalLock } from './lock.js';
+import type { StateHandle } from './handle.js';
 import { readStateFile, replayJournal, StateError, writeStateAtomic } from './file.js';
 import { applyChange, compactionWritten, journalPath, JournalWriter, type JournalStats, type StateChange } from './journal.js';
 import type { StateFile } from './types.js';
@@ -33,7 +34,7 @@ function defaultPolicy(): CompactPolicy {
   return { changes: Number.isSafeInteger(every) && every > 0 ? every : 4096, ms: 10_000 };
 }
 
-export class StateStore {
+export class StateStore implements StateHandle {
   private current: StateFile;
   private writer: JournalWriter | undefined;
   /** The serial the state file has on disk. */
@@ -44,7 +45,7 @@ export class StateStore {
 
   private constructor(
     readonly path: string,
-    private readonly lock: Lock,
+    private readonly lock: LocalLock,
     state: StateFile,
     private readonly policy: CompactPolicy,
   ) {
@@ -56,8 +57,11 @@ export class StateStore {
    * Take the lock and read the state; a journal left by a crashed run is replayed over it and compacted at
    * once, so the store starts with an empty journal.
    */
-  static async open(path: string, opts: { lockTimeoutMs: number; command: string; compact?: Partial<CompactPolicy> }): Promise<StateStore> {
-    const lock = await acquireLock(path, { timeoutMs: opts.lockTimeoutMs, command: opts.command });
+  static async open(
+    path: string,
+    opts: { lockTimeoutMs: number; command: string; compact?: Partial<CompactPolicy>; env?: NodeJS.ProcessEnv },
+  ): Promise<StateStore> {
+    const lock = await acquireLock(path, { timeoutMs: opts.lockTimeoutMs, command: opts.command, env: opts.env });
     try {
       const state = readStateFile(path);
       const fileSerial = state.serial;
@@ -74,13 +78,18 @@ export class StateStore {
   }
 
   /** The lock this store holds (e.g. to tell that a stale one was taken over). */
-  get lockInfo(): Lock {
+  get lockInfo(): LocalLock {
     return this.lock;
   }
 
   /** The live state: changes apply to it in place; read it, never mutate it. */
   get state(): StateFile {
     return this.current;
+  }
+
+  /** What messages call it: the state file's path. */
+  get name(): string {
+    return this.path;
   }
 
   get stats(): StoreStats {

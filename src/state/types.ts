@@ -60,6 +60,11 @@ export interface StateFile {
   serial: number;
   /** The Connect server this state was written against ("local" for the embedded server); another is refused. */
   connect?: string;
+  /**
+   * Set by `opsync state set-connect URL`: the server the state was written against before it was re-pointed,
+   * so the next plan says so; the next apply drops it.
+   */
+  connectMovedFrom?: string;
   resources: Record<string, StateResource>;
   pending: Record<string, PendingCreate>;
   /**

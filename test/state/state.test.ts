@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock, emptyState, forceUnlock, LockError, readState, StateError, StateStore, writeStateAtomic } from '../../src/state/index.js';
+import { LocalBackend } from '../../src/state/backends/local.js';
+import { acquireLock, emptyState, LockError, readState, StateError, StateStore, writeStateAtomic } from '../../src/state/index.js';
 
 let dir: string;
 let path: string;
@@ -151,7 +152,8 @@ describe('state lock', () => {
     expect(child.stdout.trim()).toBe('EEXIST');
     const err = await acquireLock(path, { timeoutMs: 50, command: 'opsync plan' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LockError);
-    expect((err as LockError).message).toContain(`pid ${process.pid} on host ${hostname()} (opsync apply)`);
+    expect((err as LockError).message).toContain(`@${hostname()} (opsync apply, pid ${process.pid}) since`);
+    expect((err as LockError).message).toContain(`opsync force-unlock ${lock.id}`);
     lock.release();
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
@@ -185,8 +187,10 @@ describe('state lock', () => {
   it('does not take over a dead pid from another host, and can be forced', async () => {
     mkdirSync(join(dir, '.opsync'), { recursive: true });
     writeFileSync(`${path}.lock`, JSON.stringify({ pid: 999999, host: 'ci-runner-7', command: 'opsync apply', createdAt: 'then' }));
-    await expect(acquireLock(path, { timeoutMs: 0, command: 'test' })).rejects.toThrow(/host ci-runner-7/);
-    expect(forceUnlock(path)?.host).toBe('ci-runner-7');
+    await expect(acquireLock(path, { timeoutMs: 0, command: 'test' })).rejects.toThrow(/held by ci-runner-7 \(opsync apply, pid 999999\).*opsync force-unlock pid-999999@ci-runner-7/);
+    // An id of an earlier version's lock file: made of its pid and host.
+    await expect(new LocalBackend(path).forceUnlock('pid-1@ci-runner-7')).rejects.toThrow(/not pid-1@ci-runner-7; nothing was unlocked/);
+    await new LocalBackend(path).forceUnlock('pid-999999@ci-runner-7');
     (await acquireLock(path, { timeoutMs: 0, command: 'test' })).release();
   });
 });

@@ -214,7 +214,7 @@ export class HttpBackend implements StateBackend {
         this.taken.set(holder.id, body);
         return holder;
       }
-      if (!other) throw new LockError(`state ${this.name} is locked by someone else (the server did not say who)`);
+      if (!other) throw new LockError(`state ${this.name} is locked by someone else (the server did not say who)`, { id: '', who: '', host: '', command: '', created: '' });
       throw new LockError(`state ${this.name} is locked: ${describeHolder(other)}`, other);
     }
     throw this.unexpected('lock the state', this.lockMethod, a);
