@@ -3,11 +3,62 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HttpBackend, type HttpSettings } from '../../src/state/backends/http.js';
 import { LocalBackend } from '../../src/state/backends/local.js';
+import { startGitlabState } from '../support/gitlabState.js';
+import { startTestServer } from '../support/server.js';
 import { backendContract } from './contract.js';
+
+/** Short waits: the contract makes hundreds of requests and provokes failures on purpose. */
+const FAST: Partial<HttpSettings> = { retryWaitMinMs: 5, retryWaitMaxMs: 20 };
+/** Nothing listens on port 1: refused at once. */
+const CLOSED = 'http://127.0.0.1:1';
 
 backendContract('local', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'opsync-contract-'));
   const path = join(dir, '.opsync/state.json');
   return { backend: () => new LocalBackend(path), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+backendContract('http (opsync server)', async ({ secret }) => {
+  const srv = await startTestServer();
+  const token = srv.stateToken(['contract']);
+  const address = `${srv.url}/state/contract`;
+  const settings = (over: Partial<HttpSettings> = {}): HttpSettings => ({ address, lockAddress: address, username: 'opsync', password: token, ...FAST, ...over });
+  return {
+    backend: () => new HttpBackend(settings()),
+    cleanup: () => srv.close(),
+    // The server refuses a write or delete made without holding the lock (/tmp/opsync-coord/server.md).
+    writesNeedLock: true,
+    secrets: [token, srv.token],
+    broken: () => [
+      new HttpBackend(settings({ password: secret, retryMax: 0 })),
+      new HttpBackend(settings({ address: `${CLOSED}/state/contract`, lockAddress: `${CLOSED}/state/contract`, retryMax: 0 })),
+      new HttpBackend({ address: `http://opsync:${encodeURIComponent(secret)}@127.0.0.1:1/state/contract`, lockAddress: `${CLOSED}/state/contract`, retryMax: 0 }),
+    ],
+  };
+});
+
+backendContract('http (GitLab layout)', async ({ secret }) => {
+  const gitlab = await startGitlabState({ username: 'ci-bot', password: secret });
+  const settings = (over: Partial<HttpSettings> = {}): HttpSettings => ({
+    address: gitlab.address('contract'),
+    lockAddress: gitlab.lockAddress('contract'),
+    lockMethod: 'POST',
+    unlockMethod: 'DELETE',
+    username: 'ci-bot',
+    password: secret,
+    ...FAST,
+    ...over,
+  });
+  return {
+    backend: () => new HttpBackend(settings()),
+    cleanup: () => gitlab.close(),
+    // GitLab's lock answer names the holder by its id, GitLab user name and time only.
+    keepsHolderInfo: false,
+    broken: () => [
+      new HttpBackend(settings({ password: `${secret}-not-it`, retryMax: 0 })),
+      new HttpBackend(settings({ address: `${CLOSED}/api/v4/projects/1/terraform/state/contract`, lockAddress: `${CLOSED}/api/v4/projects/1/terraform/state/contract/lock`, retryMax: 0 })),
+    ],
+  };
 });
