@@ -183,7 +183,7 @@ export function backendName(cfg: BackendConfig): string {
       return cfg.path;
     case 'http': {
       const u = new URL(cfg.address);
-      return `http ${u.origin}${u.pathname}`;
+      return `${u.origin}${u.pathname}`;
     }
     case 'postgres': {
       let where = 'postgres';

@@ -82,7 +82,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 describe('http backend against GitLab', () => {
   it('names the address without credentials or query', () => {
     const b = backend('prod', { address: `http://user:${PASSWORD}@gitlab.example/api/v4/projects/1/terraform/state/prod?x=1` });
-    expect(b.name).toBe('http http://gitlab.example/api/v4/projects/1/terraform/state/prod');
+    expect(b.name).toBe('http://gitlab.example/api/v4/projects/1/terraform/state/prod');
     expect(b.type).toBe('http');
   });
 

@@ -111,7 +111,7 @@ export class HttpBackend implements StateBackend {
   constructor(settings: HttpSettings) {
     const address = parseAddress(settings.address, 'address');
     this.address = address.url;
-    this.name = `http ${address.url.origin}${address.url.pathname}`;
+    this.name = `${address.url.origin}${address.url.pathname}`;
     if (settings.lockAddress) this.lockAddress = parseAddress(settings.lockAddress, 'lock address').url;
     const unlock = settings.unlockAddress || settings.lockAddress;
     if (unlock) this.unlockAddress = parseAddress(unlock, 'unlock address').url;
