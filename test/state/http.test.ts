@@ -287,7 +287,7 @@ describe('http backend against GitLab', () => {
     const b = backend('prod', { address: 'http://127.0.0.1:1/state', retryMax: 1 });
     const err = await rejection(b.read());
     expect(err).toBeInstanceOf(BackendError);
-    expect(err.message).toMatch(/^state http http:\/\/127\.0\.0\.1:1\/state: could not read the state: connection refused \(ECONNREFUSED\) \(after 2 attempts\)$/);
+    expect(err.message).toMatch(/^state http:\/\/127\.0\.0\.1:1\/state: could not read the state: connection refused \(ECONNREFUSED\) \(after 2 attempts\)$/);
     expect(err.message).not.toContain(PASSWORD);
   });
 
