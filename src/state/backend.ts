@@ -66,6 +66,11 @@ export interface WriteOptions {
   lockId?: string;
   /** Skip the lineage and serial checks (`state push --force`). */
   force?: boolean;
+  /**
+   * What the caller knows is stored (it holds the lock and wrote it last; null: nothing is stored): a backend
+   * that compares on the client compares with this instead of reading the state back before every write.
+   */
+  stored?: { lineage: string; serial: number } | null;
 }
 
 export interface StateBackend {

@@ -33,6 +33,8 @@ export class RemoteStore implements StateHandle {
   private current: StateFile;
   /** The serial the backend has stored. */
   private storedSerial: number;
+  /** The lineage stored, or null when nothing is stored yet. */
+  private storedLineage: string | null;
   /** The write in flight, if any. */
   private inFlight: Promise<void> | undefined;
   /** Waiters for the next write. */
@@ -45,18 +47,20 @@ export class RemoteStore implements StateHandle {
     readonly backend: StateBackend,
     readonly lockInfo: Lock,
     state: StateFile,
+    stored: boolean,
     private readonly opts: RemoteOpenOptions,
   ) {
     this.current = state;
     this.storedSerial = state.serial;
+    this.storedLineage = stored ? state.lineage : null;
   }
 
   /** Take the backend's lock (waiting up to lockTimeoutMs) and read its state (a new, empty one when none). */
   static async open(backend: StateBackend, opts: RemoteOpenOptions): Promise<RemoteStore> {
     const lock = await acquire(backend, { timeoutMs: opts.lockTimeoutMs, command: opts.command, env: opts.env });
     try {
-      const state = (await backend.read()) ?? emptyState();
-      return new RemoteStore(backend, lock, state, opts);
+      const stored = await backend.read();
+      return new RemoteStore(backend, lock, stored ?? emptyState(), stored !== undefined, opts);
     } catch (err) {
       await backend.unlock(lock.id).catch(() => undefined);
       throw err;
@@ -98,12 +102,13 @@ export class RemoteStore implements StateHandle {
     const draft = structuredClone(this.current);
     mutate(draft);
     draft.serial = this.current.serial + 1;
-    await this.backend.write(draft, { lockId: this.lockInfo.id }).catch((err: unknown) => {
+    await this.backend.write(draft, { lockId: this.lockInfo.id, stored: this.known() }).catch((err: unknown) => {
       throw new StateError(`cannot write state ${this.name}: ${(err as Error).message}`);
     });
     this.counts.batches += 1;
     this.current = draft;
     this.storedSerial = draft.serial;
+    this.storedLineage = draft.lineage;
   }
 
   /**
@@ -157,6 +162,11 @@ export class RemoteStore implements StateHandle {
     }
   }
 
+  /** What this store last stored (it holds the lock, so nobody else wrote since). */
+  private known(): { lineage: string; serial: number } | null {
+    return this.storedLineage === null ? null : { lineage: this.storedLineage, serial: this.storedSerial };
+  }
+
   /** Resolves once the backend has stored `serial` or later. */
   private waitFor(serial: number): Promise<void> {
     if (serial <= this.storedSerial) return Promise.resolve();
@@ -168,14 +178,15 @@ export class RemoteStore implements StateHandle {
   /** Start a write of the whole state unless one is in flight (its end starts the next). */
   private pump(): void {
     if (this.inFlight || this.failed || this.waiters.length === 0) return;
-    const serial = this.current.serial;
+    const { serial, lineage } = this.current;
     // The backend serialises the state before its first await: later changes go in the next write.
-    const write = this.backend.write(this.current, { lockId: this.lockInfo.id });
+    const write = this.backend.write(this.current, { lockId: this.lockInfo.id, stored: this.known() });
     this.counts.batches += 1;
     this.inFlight = write.then(
       () => {
         this.inFlight = undefined;
         this.storedSerial = Math.max(this.storedSerial, serial);
+        this.storedLineage = lineage;
         const done = this.waiters.filter((w) => w.serial <= serial);
         this.waiters = this.waiters.filter((w) => w.serial > serial);
         for (const w of done) w.resolve();

@@ -156,7 +156,7 @@ export class HttpBackend implements StateBackend {
     // Before the first await: the caller goes on changing `state` once this returns its promise.
     const body = serialiseState(state);
     const next = { lineage: state.lineage, serial: state.serial };
-    if (!opts.force) checkWrite(await this.read(), next, this.name);
+    if (!opts.force) checkWrite(opts.stored !== undefined ? (opts.stored ?? undefined) : await this.read(), next, this.name);
     const url = new URL(this.address);
     if (opts.lockId) url.searchParams.set('ID', opts.lockId);
     if (opts.force) url.searchParams.set('force', 'true');
