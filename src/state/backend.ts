@@ -7,7 +7,8 @@
 //  - read() gives the stored document, or undefined when none is stored;
 //  - write() stores a document; it refuses (StateConflictError) one of another lineage or whose serial is
 //    not above the stored one, unless `force` (`state push --force`); while a lock is held, a write must
-//    name its id (backends that can check it do: the opsync server, PostgreSQL);
+//    name its id (backends that can check it do: the opsync server, PostgreSQL); a backend may also refuse
+//    any write made without the lock (the opsync server does), so writers lock first (opsync always does);
 //  - lock() takes the lock or, when it is held, throws LockError with `holder` set (its lock id, who, host,
 //    command, since; fields the backend does not know are empty); any other failure is another error;
 //    it never waits (StateHandle opening does the waiting, with --lock-timeout);

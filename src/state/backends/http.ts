@@ -185,7 +185,8 @@ export class HttpBackend implements StateBackend {
     // TriggerDestroyService): look, rather than report a delete that did not happen.
     const after = await this.send('read the state', 'GET', this.address);
     if (after.status === 200 && after.text.length > 0) {
-      throw new BackendError(`state ${this.name}: the server answered ${a.status} to DELETE but still holds the state (GitLab keeps a locked state: unlock it first)`);
+      // A refusal because of the lock, whatever the status said.
+      throw new StateConflictError(`state ${this.name}: the server answered ${a.status} to DELETE but still holds the state (GitLab keeps a locked state: unlock it first); nothing was deleted`);
     }
   }
 
