@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // e2e suites spawn real processes; keep the 2-core machines from oversubscribing.
     maxWorkers: 2,
+    // One throwaway PostgreSQL cluster per run for the postgres state backend's tests (started in the
+    // background, only where the server binaries are; test/support/postgres.ts hands it to the tests).
+    globalSetup: ['test/support/postgres-global.ts'],
   },
 });
