@@ -42,7 +42,11 @@ let cached: Promise<PostgresTarget> | undefined;
 
 /** The server to test against, once it is up (the global setup starts it beside the first tests). */
 export function postgresTarget(): Promise<PostgresTarget> {
-  cached ??= resolveTarget();
+  // .ci/run installs the server binaries: in CI their absence is a failure, not a skip.
+  cached ??= resolveTarget().then((t) => {
+    if (!t.url && process.env.CI) throw new Error(`the postgres backend's tests need PostgreSQL in CI: ${t.reason ?? 'no PostgreSQL server'}`);
+    return t;
+  });
   return cached;
 }
 
