@@ -3,9 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { HttpBackend, type HttpSettings } from '../../src/state/backends/http.js';
 import { LocalBackend } from '../../src/state/backends/local.js';
+import { PostgresBackend } from '../../src/state/backends/postgres.js';
 import { startGitlabState } from '../support/gitlabState.js';
+import { freshSchema, postgresTarget } from '../support/postgres.js';
 import { startTestServer } from '../support/server.js';
 import { backendContract } from './contract.js';
 
@@ -59,6 +62,38 @@ backendContract('http (GitLab layout)', async ({ secret }) => {
     broken: () => [
       new HttpBackend(settings({ password: `${secret}-not-it`, retryMax: 0 })),
       new HttpBackend(settings({ address: `${CLOSED}/api/v4/projects/1/terraform/state/contract`, lockAddress: `${CLOSED}/api/v4/projects/1/terraform/state/contract/lock`, retryMax: 0 })),
+    ],
+  };
+});
+
+backendContract('postgres', async ({ secret }) => {
+  const target = await postgresTarget();
+  if (!target.url) return { skip: target.reason ?? 'no PostgreSQL server' };
+  const url = target.url;
+  // A schema per store: the cases never meet each other's rows (nor postgres.test.ts's).
+  const schemaName = freshSchema('contract');
+  const withAuth = (user: string, host?: string) => {
+    const u = new URL(url);
+    u.username = user;
+    u.password = secret;
+    if (host) u.host = host;
+    return u.toString();
+  };
+  return {
+    backend: () => new PostgresBackend({ connStr: url, schemaName, name: 'contract' }),
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schemaName)} CASCADE`);
+      } finally {
+        await c.end();
+      }
+    },
+    broken: () => [
+      new PostgresBackend({ connStr: withAuth('opsync', '127.0.0.1:1'), schemaName, name: 'contract' }),
+      // The throwaway cluster makes this role log in with a password: `secret` is not it (whoever set one).
+      ...(target.passwordRole ? [new PostgresBackend({ connStr: withAuth(target.passwordRole), schemaName, name: 'contract' })] : []),
     ],
   };
 });
