@@ -39,6 +39,8 @@ async function withStateAndConnection<T>(
   const conn = await openConnection(flags, io.env, io.err);
   try {
     const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command, env: io.env });
+    const stale = store.lockInfo.staleTakenOver;
+    if (stale) io.err(`Took over the state lock ${inline(stale.id)} of ${inline(stale.command || 'a run')} (pid ${stale.pid ?? '?'}), which is no longer running on this host.\n`);
     let result: T;
     try {
       checkBackend(store.state, store.name, conn.backend);

@@ -9,7 +9,7 @@
 // opsync.errored.json beside the project, and the error says how to push it (Terraform's errored.tfstate).
 
 import { writeFileAtomic } from '../files.js';
-import { BackendError, type StateBackend } from './backend.js';
+import type { StateBackend } from './backend.js';
 import { emptyState, serialiseState, StateError } from './file.js';
 import type { StateHandle } from './handle.js';
 import { applyChange, type StateChange } from './journal.js';
@@ -103,7 +103,7 @@ export class RemoteStore implements StateHandle {
     mutate(draft);
     draft.serial = this.current.serial + 1;
     await this.backend.write(draft, { lockId: this.lockInfo.id, stored: this.known() }).catch((err: unknown) => {
-      throw new StateError(`cannot write state ${this.name}: ${(err as Error).message}`);
+      throw new StateError(this.cannotWrite(err));
     });
     this.counts.batches += 1;
     this.current = draft;
@@ -162,6 +162,13 @@ export class RemoteStore implements StateHandle {
     }
   }
 
+  /** `cannot write state NAME: why`, once (backend messages often start with `state NAME: ` already). */
+  private cannotWrite(err: unknown): string {
+    const message = err instanceof Error ? err.message : String(err);
+    const prefix = `state ${this.name}: `;
+    return `cannot write state ${this.name}: ${message.startsWith(prefix) ? message.slice(prefix.length) : message}`;
+  }
+
   /** What this store last stored (it holds the lock, so nobody else wrote since). */
   private known(): { lineage: string; serial: number } | null {
     return this.storedLineage === null ? null : { lineage: this.storedLineage, serial: this.storedSerial };
@@ -194,8 +201,7 @@ export class RemoteStore implements StateHandle {
       },
       (err: unknown) => {
         this.inFlight = undefined;
-        const e = err instanceof Error ? err : new BackendError(String(err));
-        this.failed = new StateError(`cannot write state ${this.name}: ${e.message}`);
+        this.failed = new StateError(this.cannotWrite(err));
         const waiting = this.waiters;
         this.waiters = [];
         for (const w of waiting) w.reject(this.failed);

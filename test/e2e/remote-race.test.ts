@@ -6,7 +6,7 @@
 //    lock (same host, dead pid) and converges, creating nothing twice; so does an apply already waiting
 //    with --lock-timeout when the holder is killed;
 //  - a holder on another host is never taken over, even with a pid that is dead here;
-//  - (http) a state write whose answer is lost is retried without failing the run (it.fails: a known bug).
+//  - (http) a state write whose answer is lost is retried without failing the run.
 // Every check counts items by title on the Connect server, reads the final state from the remote, and ends
 // with a plan --detailed-exitcode that must find nothing to do.
 
@@ -380,7 +380,7 @@ describe('http backend: a state write whose answer was lost', () => {
     await srv.close();
   });
 
-  it.fails('is retried and the apply succeeds, every item once', async () => {
+  it('is retried and the apply succeeds, every item once', async () => {
     const address = `${stateProxy.url}/state/lost`;
     const dir = tempProject({
       'opsync.yaml': `backend:\n  type: http\n  address: ${address}\n  lock_address: ${address}\n  username: opsync\n  retry_wait_min: 0.01\n  retry_wait_max: 0.05\n`,

@@ -279,8 +279,8 @@ describe('http backend against GitLab', () => {
     await b.write(state(1));
     const held = await b.lock(holderInfo('a'));
     const err = await rejection(b.delete({ lockId: held.id }));
-    expect(err).toBeInstanceOf(BackendError);
-    expect(err.message).toMatch(/still holds the state/);
+    expect(err).toBeInstanceOf(StateConflictError);
+    expect(err.message).toMatch(/still holds the state .*nothing was deleted/);
   });
 
   it('a closed port: a BackendError after the retries, naming the address and not the password', async () => {

@@ -162,6 +162,12 @@ export class HttpBackend implements StateBackend {
     if (opts.force) url.searchParams.set('force', 'true');
     const a = await this.send('write the state', this.updateMethod, url, body);
     if (a.status === 200 || a.status === 201 || a.status === 204) return;
+    if (a.status === 409 && a.mayHaveApplied) {
+      // A retry after a lost answer: the first attempt may have stored it, and the retry is then refused
+      // (not a newer serial). Stored exactly as sent means it was.
+      const now = await this.send('read the state', 'GET', this.address);
+      if (now.status === 200 && now.text === body) return;
+    }
     if (a.status === 409 || a.status === 423) {
       const says = this.serverSays(a);
       throw new StateConflictError(
