@@ -46,7 +46,8 @@ async function withStateAndConnection<T>(
       checkBackend(store.state, store.name, conn.backend);
       result = await body(store, conn);
     } catch (err) {
-      // The run's own error comes first; a failed final write of the state is said after it.
+      // The run's own error is what the run ends with; a failed final write of the state (where the state
+      // went, how to push it) is said before it.
       await Promise.resolve(store.close()).catch((e: unknown) => io.err(`opsync: error: ${inline((e as Error).message)}\n`));
       throw err;
     }

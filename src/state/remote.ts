@@ -143,7 +143,8 @@ export class RemoteStore implements StateHandle {
     await this.backend.close().catch(() => undefined);
     if (lost && this.current.serial > this.storedSerial) {
       const path = this.opts.erroredPath ?? ERRORED_FILE;
-      const reason = lost.message.replace(/^cannot write state [^:]+: /, '');
+      const prefix = `cannot write state ${this.name}: `;
+      const reason = lost.message.startsWith(prefix) ? lost.message.slice(prefix.length) : lost.message;
       try {
         writeFileAtomic(path, serialiseState(this.current), 0o600);
       } catch (err) {
@@ -152,9 +153,9 @@ export class RemoteStore implements StateHandle {
         );
       }
       const push = this.opts.pushHint ?? `opsync state push ${path}`;
-      throw new StateError(
-        `cannot write state ${this.name}: ${reason}; the state of this run is saved in ${path}: once the backend is reachable, run \`${push}\`${unlockFailed ? `, then \`opsync force-unlock ${this.lockInfo.id}\`` : ''}`,
-      );
+      // In the order to run them: a lock this run could not release is still held when the push comes.
+      const steps = unlockFailed ? `\`opsync force-unlock ${this.lockInfo.id}\`, then \`${push}\`` : `\`${push}\``;
+      throw new StateError(`cannot write state ${this.name}: ${reason}; the state of this run is saved in ${path}: once the backend is reachable, run ${steps}`);
     }
     if (lost) throw lost;
     if (unlockFailed) {

@@ -381,10 +381,8 @@ describe('http backend on opsync server', () => {
     expect(await itemTitles()).toEqual(['API key', 'Database']);
   });
 
-  // BUG (/tmp/opsync-coord/bugs.md, remote.ts errored hint): the error says `opsync state push ...`, THEN
-  // `opsync force-unlock ID`; on this host the push takes the dead run's lock over and releases it, so the
-  // force-unlock that follows fails ("not locked under ID"); on another host the push fails on the lock first.
-  it.fails('the commands the errored-state error names, run in its order, each succeed', async () => {
+  // The commands come in the order to run them: a lock the run could not release first, then the push.
+  it('the commands the errored-state error names, run in its order, each succeed', async () => {
     const { proxy, message } = await applyWhileTheBackendGoes();
     proxy.up();
     const commands = [...message.matchAll(/`opsync ([^`]+)`/g)].map((m) => m[1].split(' '));
@@ -397,10 +395,8 @@ describe('http backend on opsync server', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 
-  // BUG (/tmp/opsync-coord/bugs.md, remote.ts:146): the prefix "cannot write state NAME: " is stripped with
-  // [^:]+, which never matches a URL, and the http backend's own message starts "state NAME:" too, so the
-  // line reads "cannot write state URL: cannot write state URL: state URL: could not write the state: ...".
-  it.fails('the errored-state error names the state once', async () => {
+  // The backend's own message starts "state NAME:" too: the line still names the state once.
+  it('the errored-state error names the state once', async () => {
     const { proxy, message } = await applyWhileTheBackendGoes();
     expect(message.split(`${proxy.url}/state/gone`)).toHaveLength(2);
   });
