@@ -1,19 +1,21 @@
-// examples/ci: the workflow says what the README promises, and the state script round-trips a state file
-// through a branch (a local bare repository stands in for GitHub; no network).
+// examples/ci: the workflow says what its README promises: a remote state backend read by the plans and
+// locked by the apply (no state copied to a branch), and a guard step that refuses to run on a local state
+// (run here as bash, as the runner runs it; no network).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 const root = new URL('../../', import.meta.url).pathname;
-const script = join(root, 'examples/ci/opsync-state.sh');
 
 interface Step {
+  name?: string;
   run?: string;
   uses?: string;
   if?: string;
+  with?: Record<string, unknown>;
 }
 interface Job {
   if?: string;
@@ -25,12 +27,14 @@ interface Job {
 }
 
 describe('the GitHub Actions workflow', () => {
-  const wf = parse(readFileSync(join(root, 'examples/ci/opsync.yml'), 'utf8')) as {
+  const text = readFileSync(join(root, 'examples/ci/opsync.yml'), 'utf8');
+  const wf = parse(text) as {
     on: Record<string, unknown>;
     env: Record<string, string>;
     jobs: Record<string, Job>;
   };
   const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n');
+  const guard = (job: Job) => job.steps.find((s) => s.run?.includes("grep -q '^backend:' opsync.yaml"));
 
   it('plans pull requests with a read-only token and posts the Markdown plan', () => {
     const job = wf.jobs['pr-plan'];
@@ -42,7 +46,7 @@ describe('the GitHub Actions workflow', () => {
     expect(job.permissions?.['pull-requests']).toBe('write');
   });
 
-  it('applies on main exactly the saved plan, after review, and always saves the state', () => {
+  it('applies on main exactly the saved plan, after review, under the state lock', () => {
     expect(wf.on).toHaveProperty('push');
     const apply = wf.jobs.apply;
     expect(wf.jobs.plan.env?.OP_CONNECT_TOKEN).toBe('${{ secrets.OP_CONNECT_TOKEN_READONLY }}');
@@ -51,68 +55,73 @@ describe('the GitHub Actions workflow', () => {
     expect(runs(wf.jobs.plan)).toContain('npx opsync plan "$MANIFESTS" -out plan.opsplan --detailed-exitcode');
     expect(apply.needs).toBe('plan');
     expect(apply.environment).toBe('opsync-production');
-    expect(runs(apply)).toContain('npx opsync apply plan.opsplan --auto-approve');
-    const save = apply.steps.find((s) => s.run?.includes('opsync-state.sh push'));
-    expect(save?.if).toBe('always()');
-    expect(apply.permissions?.contents).toBe('write');
+    expect(runs(apply)).toContain('npx opsync apply plan.opsplan --auto-approve --lock-timeout 5m');
+    // Nothing is pushed back to the repository any more: the backend holds the state.
+    expect(apply.permissions?.contents).toBe('read');
+  });
+
+  it('reads and writes the state in a remote backend, never a branch', () => {
+    expect(text).not.toMatch(/opsync-state\.sh|OPSYNC_STATE_BRANCH|git push/);
+    expect(existsSync(join(root, 'examples/ci/opsync-state.sh'))).toBe(false);
+    // The plans read it with the planning password; the apply's is an environment secret.
+    expect(wf.jobs['pr-plan'].env?.OPSYNC_HTTP_PASSWORD).toBe('${{ secrets.OPSYNC_HTTP_PASSWORD_PLAN }}');
+    expect(wf.jobs.plan.env?.OPSYNC_HTTP_PASSWORD).toBe('${{ secrets.OPSYNC_HTTP_PASSWORD_PLAN }}');
+    expect(wf.jobs.apply.env?.OPSYNC_HTTP_PASSWORD).toBe('${{ secrets.OPSYNC_HTTP_PASSWORD }}');
+    // Every job that reads the state checks first that it is remote, before any opsync command that reads it.
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      const g = guard(job);
+      expect(g, `job ${name} has no backend guard`).toBeDefined();
+      const stateReader = job.steps.findIndex((s) => /npx opsync (plan|apply)/.test(s.run ?? ''));
+      expect(job.steps.indexOf(g!), name).toBeLessThan(stateReader);
+    }
+    // A failed last write leaves opsync.errored.json: the apply job keeps it.
+    const keep = wf.jobs.apply.steps.find((s) => s.with?.path === 'opsync.errored.json');
+    expect(keep?.if).toBe('failure()');
+    expect(keep?.uses).toMatch(/^actions\/upload-artifact@/);
+    expect(keep?.with?.['if-no-files-found']).toBe('ignore');
+  });
+
+  describe('the backend guard', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsync-ci-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const script = guard(wf.jobs.apply)!.run!;
+    const run = (yaml: string | undefined): { code: number; out: string } => {
+      rmSync(join(dir, 'opsync.yaml'), { force: true });
+      if (yaml !== undefined) writeFileSync(join(dir, 'opsync.yaml'), yaml);
+      try {
+        return { code: 0, out: execFileSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) };
+      } catch (err) {
+        const e = err as { status: number; stdout: string };
+        return { code: e.status, out: e.stdout };
+      }
+    };
+
+    it('passes an opsync.yaml with a backend: block', () => {
+      expect(run('connect:\n  host: https://connect.example\nbackend:\n  type: http\n  address: https://opsync.example/state/prod\n').code).toBe(0);
+      expect(run('backend: { type: postgres, name: prod }\n').code).toBe(0);
+    });
+
+    it('fails, as an annotation, without one (no file, a state: line, a commented-out block)', () => {
+      for (const yaml of [undefined, 'state: .opsync/state.json\n', '# backend:\n#   type: http\n']) {
+        const r = run(yaml);
+        expect(r.code, String(yaml)).toBe(1);
+        expect(r.out).toContain('::error file=opsync.yaml::no backend: in opsync.yaml');
+      }
+    });
   });
 });
 
-describe('opsync-state.sh', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'opsync-ci-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_NAME: 't',
-    GIT_AUTHOR_EMAIL: 't@example.com',
-    GIT_COMMITTER_NAME: 't',
-    GIT_COMMITTER_EMAIL: 't@example.com',
-  };
-  const run = (cwd: string, cmd: string) => execFileSync('bash', [script, cmd], { cwd, env, encoding: 'utf8' });
+describe('the examples/ci README', () => {
+  const readme = readFileSync(join(root, 'examples/ci/README.md'), 'utf8');
 
-  function clone(name: string): string {
-    const work = join(dir, name);
-    git(dir, 'clone', '--quiet', join(dir, 'origin.git'), work);
-    return work;
-  }
+  it('names every secret the workflow reads', () => {
+    const workflow = readFileSync(join(root, 'examples/ci/opsync.yml'), 'utf8');
+    const secrets = new Set([...workflow.matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]));
+    expect(secrets.size).toBeGreaterThan(0);
+    for (const s of secrets) expect(readme, s).toContain(`\`${s}\``);
+  });
 
-  it('starts empty, saves each apply as a commit on the branch, and pulls the latest', () => {
-    git(dir, 'init', '--quiet', '--bare', 'origin.git');
-    const seed = join(dir, 'seed');
-    git(dir, 'init', '--quiet', '-b', 'main', seed);
-    writeFileSync(join(seed, 'README'), 'x');
-    execFileSync('git', ['add', 'README'], { cwd: seed });
-    execFileSync('git', ['commit', '--quiet', '-m', 'seed'], { cwd: seed, env });
-    git(seed, 'push', '--quiet', join(dir, 'origin.git'), 'main');
-    git(join(dir, 'origin.git'), 'symbolic-ref', 'HEAD', 'refs/heads/main');
-
-    const a = clone('a');
-    expect(run(a, 'pull')).toContain('no branch opsync-state yet');
-    expect(run(a, 'push')).toContain('nothing to save');
-
-    mkdirSync(join(a, '.opsync'), { recursive: true });
-    writeFileSync(join(a, '.opsync/state.json'), JSON.stringify({ version: 1, lineage: 'l', serial: 3, resources: {}, pending: {} }));
-    expect(run(a, 'push')).toContain('saved serial 3 to branch opsync-state');
-    expect(run(a, 'push')).toContain('unchanged');
-
-    const b = clone('b');
-    expect(run(b, 'pull')).toContain('serial 3 from branch opsync-state');
-    const s = JSON.parse(readFileSync(join(b, '.opsync/state.json'), 'utf8')) as { serial: number };
-    expect(s.serial).toBe(3);
-    writeFileSync(join(b, '.opsync/state.json'), JSON.stringify({ ...s, serial: 4 }));
-    run(b, 'push');
-
-    // history: one commit per save, fast-forward, main untouched
-    const log = git(join(dir, 'origin.git'), 'log', '--format=%s', 'opsync-state');
-    expect(log.split('\n')).toHaveLength(2);
-    expect(git(join(dir, 'origin.git'), 'ls-tree', '--name-only', 'opsync-state')).toBe('state.json');
-    expect(git(join(dir, 'origin.git'), 'log', '--format=%s', 'main')).toBe('seed');
-
-    // a later save in another clone builds on the latest commit of the branch (applies are serialised by
-    // the workflow's concurrency group; opsync refuses a plan made against an older serial)
-    writeFileSync(join(a, '.opsync/state.json'), JSON.stringify({ ...s, serial: 5 }));
-    expect(run(a, 'push')).toContain('saved serial 5');
-    expect(git(join(dir, 'origin.git'), 'log', '--format=%s', 'opsync-state').split('\n')).toHaveLength(3);
+  it('no longer sets up a state branch', () => {
+    expect(readme).not.toMatch(/opsync-state\.sh|State branch|\.github\/scripts/);
   });
 });
