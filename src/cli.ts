@@ -315,7 +315,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
         const cfg = resolveBackend(undefined, parseBackendFlags(raw.to.length ? raw.to : raw.from), io.env, process.cwd());
         const there: StateTarget = cfg && cfg.type !== 'local' ? { state: backendName(cfg), backend: cfg } : { state: cfg?.path ?? '' };
         const opts = { force: Boolean(raw.force), lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
-        return raw.to.length ? stateMigrateCommand(here, there, opts, io) : stateMigrateCommand(there, here, opts, io);
+        return raw.to.length ? stateMigrateCommand(here, there, opts, io) : stateMigrateCommand(there, here, { ...opts, toConfigured: true }, io);
       }),
     );
   withLock(stateCommand('set-connect'))

@@ -147,7 +147,7 @@ export async function stateMvCommand(from: string, to: string, flags: StateFlags
   }
 }
 
-/** `opsync state pull`: the state document on stdout, exactly as stored (it holds no values). */
+/** `opsync state pull`: the state document on stdout as stored, in today's format (it holds no values). */
 export async function statePullCommand(flags: StateFlags, io: IO): Promise<number> {
   const backend = await targetBackend(flags);
   try {
@@ -187,12 +187,12 @@ async function pushUnderLock(
   backend: StateBackend,
   next: ReturnType<typeof parseStateDocument>,
   opts: { force: boolean; lockTimeoutMs: number; command: string; env: NodeJS.ProcessEnv },
-): Promise<'written' | 'same'> {
+): Promise<{ what: 'written' | 'same'; serial: number }> {
   const lock = await acquire(backend, { timeoutMs: opts.lockTimeoutMs, command: opts.command, env: opts.env });
   try {
     const stored = await backend.read();
     if (stored && stored.lineage === next.lineage && stored.serial === next.serial) {
-      if (serialiseState(stored) === serialiseState(next)) return 'same';
+      if (serialiseState(stored) === serialiseState(next)) return { what: 'same', serial: stored.serial };
       if (!opts.force) {
         throw new UserError(`state ${backend.name} is at serial ${stored.serial} too, with other contents: the two have diverged; pull it, compare, and push with --force to replace it`);
       }
@@ -207,7 +207,7 @@ async function pushUnderLock(
       }
     }
     await backend.write(doc, { lockId: lock.id, force: opts.force });
-    return 'written';
+    return { what: 'written', serial: doc.serial };
   } finally {
     await backend.unlock(lock.id).catch(() => undefined);
   }
@@ -218,11 +218,11 @@ export async function statePushCommand(file: string, force: boolean, flags: Stat
   const next = readStateArg(file);
   const backend = await targetBackend(flags);
   try {
-    const what = await pushUnderLock(backend, next, { force, lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state push', env: io.env });
+    const { what, serial } = await pushUnderLock(backend, next, { force, lockTimeoutMs: flags.lockTimeoutMs, command: 'opsync state push', env: io.env });
     io.out(
       what === 'same'
-        ? `State ${flags.state} already holds ${file} (serial ${next.serial}); nothing was written.\n`
-        : `Pushed ${file} (lineage ${next.lineage}, serial ${next.serial}, ${Object.keys(next.resources).length} resource(s)) to ${flags.state}.\n`,
+        ? `State ${flags.state} already holds ${file} (serial ${serial}); nothing was written.\n`
+        : `Pushed ${file} (lineage ${next.lineage}, ${Object.keys(next.resources).length} resource(s)) to ${flags.state}, now at serial ${serial}.\n`,
     );
     return 0;
   } finally {
@@ -237,7 +237,8 @@ export async function statePushCommand(file: string, force: boolean, flags: Stat
 export async function stateMigrateCommand(
   from: StateTarget,
   to: StateTarget,
-  opts: { force: boolean; lockTimeoutMs: number },
+  /** toConfigured: the destination is the backend opsync.yaml already names (`--from`). */
+  opts: { force: boolean; lockTimeoutMs: number; toConfigured?: boolean },
   io: IO,
 ): Promise<number> {
   if (from.state === to.state && from.backend?.type === to.backend?.type) throw new UserError(`state migrate: the source and the destination are both ${from.state}`);
@@ -249,13 +250,17 @@ export async function stateMigrateCommand(
       if (!state) throw new UserError(`state migrate: no state in ${from.state}; nothing to copy`);
       const dest = await targetBackend(to);
       try {
-        const what = await pushUnderLock(dest, state, { force: opts.force, lockTimeoutMs: opts.lockTimeoutMs, command: 'opsync state migrate', env: io.env });
+        const { what, serial } = await pushUnderLock(dest, state, { force: opts.force, lockTimeoutMs: opts.lockTimeoutMs, command: 'opsync state migrate', env: io.env });
         io.out(
           what === 'same'
-            ? `${to.state} already holds this state (serial ${state.serial}); nothing was written.\n`
-            : `Copied the state (lineage ${state.lineage}, serial ${state.serial}, ${Object.keys(state.resources).length} resource(s)) from ${from.state} to ${to.state}.\n`,
+            ? `${to.state} already holds this state (serial ${serial}); nothing was written.\n`
+            : `Copied the state (lineage ${state.lineage}, ${Object.keys(state.resources).length} resource(s)) from ${from.state} to ${to.state}, now at serial ${serial}.\n`,
         );
-        io.err(`The state in ${from.state} is left as it is: point opsync.yaml's backend: at ${to.state}, and remove the old one once runs use the new.\n`);
+        io.err(
+          opts.toConfigured
+            ? `The state in ${from.state} is left as it is: remove it once runs use ${to.state}.\n`
+            : `The state in ${from.state} is left as it is: point opsync.yaml's backend: at ${to.state}, and remove the old one once runs use the new.\n`,
+        );
       } finally {
         await dest.close();
       }

@@ -77,7 +77,12 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
     const local = flags.state !== undefined ? '--state' : env.OPSYNC_STATE ? 'OPSYNC_STATE' : config?.state !== undefined ? '`state:` in opsync.yaml' : undefined;
     if (local) throw new UserError(`${local} names a local state file, but the state backend is ${remote.type} (${backendName(remote)}); drop one of them`);
   }
-  const localState = backend?.type === 'local' && flags.state === undefined ? backend.path : undefined;
+  // A local backend's path: from --backend-config it is a flag (beaten only by --state); from opsync.yaml it is
+  // the file's, beaten by OPSYNC_STATE, and said twice with `state:`.
+  const backendFlags = parseBackendFlags(flags.backendConfig ?? []);
+  const flagPath = backend?.type === 'local' && ('path' in backendFlags || backendFlags.type === 'local') ? backend.path : undefined;
+  const filePath = backend?.type === 'local' && !flagPath ? backend.path : undefined;
+  if (filePath && config?.state !== undefined) throw new UserError('opsync.yaml names the state file twice (`state:` and backend.path): keep one');
   return {
     connection: {
       ...(connectHost ? { connectHost } : {}),
@@ -88,7 +93,7 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
     },
     state: remote
       ? backendName(remote)
-      : (flags.state ?? localState ?? (env.OPSYNC_STATE || undefined) ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE)),
+      : (flags.state ?? flagPath ?? (env.OPSYNC_STATE || undefined) ?? filePath ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE)),
     ...(remote ? { backend: remote } : {}),
     erroredPath: relative(cwd, join(root, ERRORED_FILE)) || ERRORED_FILE,
     parallelism,

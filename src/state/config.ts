@@ -33,7 +33,8 @@ export interface PostgresBackendConfig {
 export type BackendConfig = { type: 'local'; path: string } | HttpBackendConfig | PostgresBackendConfig;
 
 type Kind = 'string' | 'url' | 'method' | 'int' | 'seconds' | 'ident';
-const KEYS: Record<string, { types: BackendConfig['type'][]; kind: Kind }> = {
+/** The settings, with the bounds schemas/config.schema.json gives them (flags are held to them too). */
+const KEYS: Record<string, { types: BackendConfig['type'][]; kind: Kind; min?: number; max?: number }> = {
   path: { types: ['local'], kind: 'string' },
   address: { types: ['http'], kind: 'url' },
   lock_address: { types: ['http'], kind: 'url' },
@@ -42,12 +43,12 @@ const KEYS: Record<string, { types: BackendConfig['type'][]; kind: Kind }> = {
   unlock_method: { types: ['http'], kind: 'method' },
   update_method: { types: ['http'], kind: 'method' },
   username: { types: ['http'], kind: 'string' },
-  retry_max: { types: ['http'], kind: 'int' },
+  retry_max: { types: ['http'], kind: 'int', max: 20 },
   retry_wait_min: { types: ['http'], kind: 'seconds' },
   retry_wait_max: { types: ['http'], kind: 'seconds' },
   schema_name: { types: ['postgres'], kind: 'ident' },
   name: { types: ['postgres'], kind: 'string' },
-  lease_seconds: { types: ['postgres'], kind: 'int' },
+  lease_seconds: { types: ['postgres'], kind: 'int', min: 5, max: 3600 },
 };
 
 const SECRET_FLAGS: Record<string, string> = {
@@ -91,7 +92,11 @@ export function resolveBackend(
     const spec = KEYS[key];
     if (!spec) throw new UserError(`${from(key)}: unknown setting`);
     if (!spec.types.includes(type)) throw new UserError(`${from(key)}: a ${spec.types.join('/')} setting; this backend is ${type}`);
-    values[key] = convert(raw, spec.kind, from(key));
+    const value = convert(raw, spec.kind, from(key));
+    if (typeof value === 'number' && ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max))) {
+      throw new UserError(`${from(key)}: ${value} must be from ${spec.min ?? 0} to ${spec.max ?? 'any'}`);
+    }
+    values[key] = value;
   }
   const need = (key: string, how: string) => new UserError(`the ${type} backend needs ${key}: ${how}`);
   switch (type) {

@@ -204,7 +204,7 @@ describe('http backend on opsync server', () => {
     let r = await cli(['state', 'migrate', ...httpFlags('--to', ctx.srv.url, 'mig')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(
-      `Copied the state (lineage ${local.lineage}, serial ${local.serial}, 2 resource(s)) from .opsync/state.json to ${ctx.srv.url}/state/mig.\n`,
+      `Copied the state (lineage ${local.lineage}, 2 resource(s)) from .opsync/state.json to ${ctx.srv.url}/state/mig, now at serial ${local.serial}.\n`,
     );
     expect(r.stderr).toContain('is left as it is');
     expect(JSON.parse(await stored('mig'))).toMatchObject({ lineage: local.lineage, serial: local.serial });
@@ -218,7 +218,7 @@ describe('http backend on opsync server', () => {
     ctx.write('opsync.yaml', httpYaml(ctx.srv.url, 'mig2'));
     r = await cli(['state', 'migrate', '--from', 'type=local', '--from', 'path=.opsync/state.json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`from ${join(ctx.dir, '.opsync/state.json')} to ${ctx.srv.url}/state/mig2.`);
+    expect(r.stdout).toContain(`from ${join(ctx.dir, '.opsync/state.json')} to ${ctx.srv.url}/state/mig2, now at serial`);
     r = await cli(['plan', '--detailed-exitcode']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     r = await cli(['state', 'migrate', '--from', 'type=local', '--from', 'path=.opsync/state.json']);
@@ -371,7 +371,7 @@ describe('http backend on opsync server', () => {
     proxy.up();
     let r = await cli(['state', 'push', 'opsync.errored.json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`Pushed opsync.errored.json (lineage ${saved.lineage}, serial ${saved.serial}, 2 resource(s)) to ${proxy.url}/state/gone.\n`);
+    expect(r.stdout).toBe(`Pushed opsync.errored.json (lineage ${saved.lineage}, 2 resource(s)) to ${proxy.url}/state/gone, now at serial ${saved.serial}.\n`);
     expect(JSON.parse(await stored('gone'))).toEqual(saved);
     // The dead run's lock (this host, its pid gone) was taken over by the push, and released.
     expect(((await stateApi('GET', '/state')).json as { name: string; locked: boolean }[]).find((x) => x.name === 'gone')).toMatchObject({ locked: false });

@@ -171,7 +171,9 @@ export class HttpBackend implements StateBackend {
     if (a.status === 409 || a.status === 423) {
       const says = this.serverSays(a);
       throw new StateConflictError(
-        `state ${this.name}: the server refused the write (${a.status} ${STATUS_CODES[a.status]})${says ? `: ${says}` : ''}; nothing was written${opts.lockId ? '' : ' (is the state locked by another run?)'}`,
+        `state ${this.name}: the server refused the write (${a.status} ${STATUS_CODES[a.status]})${says ? `: ${says}` : ''}; nothing was written${
+          !this.lockAddress ? ' (no lock_address is set: a server that takes writes only under a lock, as opsync server does, needs one)' : opts.lockId ? '' : ' (is the state locked by another run?)'
+        }`,
       );
     }
     throw this.unexpected('write the state', this.updateMethod, a, a.status === 422 ? 'GitLab answers 422 when a version of this serial is stored already' : undefined);
