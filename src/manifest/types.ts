@@ -8,6 +8,11 @@ export interface SourcePos {
   file: string;
   line: number;
   col: number;
+  /**
+   * Which expansion wrote it, when it comes from one (for_each, a template): e.g. `for_each "production",
+   * extends "db"`. The line and column are then those of the template text.
+   */
+  instance?: string;
 }
 
 export interface Diagnostic extends SourcePos {
