@@ -305,7 +305,7 @@ function roundTrips(text: string): boolean {
   put(asKey, text, 'x');
   for (const sample of [{ a: { b: text } }, { a: asKey }, { a: [text] }]) {
     try {
-      if (!isDeepStrictEqual(parse(new Document(sample).toString({ lineWidth: 0 })), sample)) return false;
+      if (!isDeepStrictEqual(parse(new Document(sample).toString({ lineWidth: 0 }), { merge: true }), sample)) return false;
     } catch {
       return false;
     }
@@ -357,14 +357,30 @@ function render(data: unknown, quoteAll: boolean, flow: boolean): string {
 
 function readsBack(text: string, data: unknown): boolean {
   try {
-    return isDeepStrictEqual(parse(text), data);
+    // Read as the loader reads manifests: with merge keys, so that a key "<<" must be quoted.
+    return isDeepStrictEqual(parse(text, { merge: true }), data);
   } catch {
     return false;
   }
 }
 
+/**
+ * Values with `${` written `$${`, as a manifest must write them to mean them literally (the loader
+ * interpolates `${...}` in every string value). Keys are left as they are: the loader interpolates none but
+ * item keys, which export makes from titles without a `$`.
+ */
+function escapeInterpolation(v: unknown): unknown {
+  if (typeof v === 'string') return v.includes('${') ? v.replaceAll('${', '$${') : v;
+  if (Array.isArray(v)) return v.map(escapeInterpolation);
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) put(out, k, escapeInterpolation(x));
+  return out;
+}
+
 /** YAML that reads back exactly as `data` (block scalars for multi-line text; double quotes where needed). */
-export function toYaml(data: unknown): string {
+export function toYaml(input: unknown): string {
+  const data = escapeInterpolation(input);
   for (const [quoteAll, flow] of [
     [false, true],
     [false, false],

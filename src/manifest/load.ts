@@ -3,12 +3,14 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Alias, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Alias, type Document, type Node } from 'yaml';
 import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory } from '../connect/types.js';
 import { positionIn, positionOf, type JsonPath } from './positions.js';
 import { flowNode, quickParse } from './quickYaml.js';
 import { validateDocument } from './schema.js';
 import type { DesiredField, DesiredItem, DesiredSection, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
+import { expandManifests, where } from './expand/expand.js';
+import type { Locate, ReadDoc, ReadFile, VariableInputs } from './expand/types.js';
 import { categoryProblem, fieldProblem, purposeProblems } from './connectRules.js';
 import { parseRef, checkFileSource } from './values.js';
 import { FileReadError, LIMITS, readRegularFile } from '../files.js';
@@ -29,6 +31,11 @@ export interface LoadOptions {
   checkSources?: boolean;
   /** opsync.yaml's `vaults:` defaults, by the vault as manifests write it. */
   vaultDefaults?: Record<string, VaultDefaults>;
+  /**
+   * Values and outside declarations for the manifests' variables (src/manifest/expand). Default: no values
+   * given, OPSYNC_VAR_<NAME> read from `env`.
+   */
+  variables?: VariableInputs;
 }
 
 /**
@@ -39,7 +46,9 @@ export interface LoadOptions {
 export function formatDiagnostic(d: Diagnostic, cwd = process.cwd()): string {
   const rel = d.file.startsWith('/') ? relative(cwd, d.file) : '';
   const file = rel && !rel.startsWith('..') ? rel : d.file;
-  return `${inline(file)}:${d.line}:${d.col}: ${d.severity}: ${inline(d.message)}`;
+  // An expansion's instance after the position: `m.yaml:12:7 (for_each "production"): error: ...`.
+  const instance = d.instance === undefined ? '' : ` (${inline(d.instance)})`;
+  return `${inline(file)}:${d.line}:${d.col}${instance}: ${d.severity}: ${inline(d.message)}`;
 }
 
 /** Alias expansions allowed per document (the yaml library's default, made explicit): stops alias bombs. */
@@ -65,11 +74,14 @@ function toData(doc: Document, lines: LineCounter, file: string): { data: unknow
       /* a document too deep to walk: reported at its start */
     }
     const unresolved = /^Unresolved alias[^:]*: (.*)$/.exec(message);
-    let at: Alias | undefined;
+    let at: Node | undefined;
     let what: string;
     if (unresolved) {
       at = aliases.find((a) => isAlias(a) && a.source === unresolved[1] && !safeResolve(a, doc)) ?? aliases[0];
       what = `alias *${unresolved[1]} has no anchor &${unresolved[1]} before it`;
+    } else if (/^Merge sources/.test(message)) {
+      at = mergeKeyOf(doc);
+      what = 'a merge key (<<) takes a mapping, an alias of one, or a list of them';
     } else if (/alias/i.test(message)) {
       at = aliases[0];
       what = `aliases expand to more than ${MAX_ALIAS_COUNT} nodes; write the values out instead`;
@@ -81,6 +93,27 @@ function toData(doc: Document, lines: LineCounter, file: string): { data: unknow
     const { line, col } = lines.linePos(at?.range?.[0] ?? doc.range?.[0] ?? 0);
     return { problem: { file, line, col, severity: 'error', message: `YAML: ${what}` } };
   }
+}
+
+/** The first merge key (<<) whose value is not a mapping or an alias of one, or of a list of them. */
+function mergeKeyOf(doc: Document): Node | undefined {
+  let found: Node | undefined;
+  const isMergeSource = (v: unknown): boolean => isMap(v) || (isAlias(v) && isMap(safeResolve(v, doc)));
+  try {
+    visit(doc, {
+      Pair: (_key, pair) => {
+        if (!isScalar(pair.key) || typeof pair.key.value !== 'symbol') return undefined;
+        const v = pair.value;
+        const ok = isSeq(v) ? v.items.every(isMergeSource) : isMergeSource(v);
+        if (ok) return undefined;
+        found = pair.key as Node;
+        return visit.BREAK;
+      },
+    });
+  } catch {
+    /* too deep to walk: reported at the document's start */
+  }
+  return found;
 }
 
 /**
@@ -137,7 +170,8 @@ function withPlainEnv<T>(fn: () => T): T {
 function parseFile(text: string): { docs: Document.Parsed[]; lines: LineCounter } {
   let lines = new LineCounter();
   const parse = (uniqueKeys: boolean) => {
-    const parsed = withPlainEnv(() => parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys })) as Document.Parsed[] | Document.Parsed;
+    // merge: `<<: *defaults` merge keys (YAML 1.1's, widely used to share a block); the quick reader leaves them here.
+    const parsed = withPlainEnv(() => parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys, merge: true })) as Document.Parsed[] | Document.Parsed;
     return Array.isArray(parsed) ? parsed : [parsed];
   };
   let docs = parse(false);
@@ -190,12 +224,6 @@ function normalise(doc: Obj): void {
   }
 }
 
-/** Where a path of a document is written: its last key when `atKey` (the default), else its value. */
-type Locate = (path: JsonPath, atKey?: boolean) => SourcePos;
-
-/** One document of a file: its data and where its nodes are, or its YAML problems. */
-type ReadDoc = { data: unknown; locate: Locate } | { problems: Diagnostic[] };
-
 /**
  * Every document of a file. Plain manifests (nearly all) are read by the quick reader, about 10x faster
  * than the yaml library with the same data and positions; anything it does not take (see quickYaml.ts),
@@ -241,36 +269,43 @@ function invalidPrefixes(invalid: JsonPath[]): Set<string> {
   return out;
 }
 
-export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResult {
-  const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
-  const diagnostics: Diagnostic[] = [];
-  const error = (pos: SourcePos, message: string) => diagnostics.push({ ...pos, severity: 'error', message });
-  const manifest: Manifest = { files: [], items: [], moved: [], removed: [] };
+/** A manifest file as read: its absolute path beside the name positions use. */
+export interface ManifestFile extends ReadFile {
+  absolute: string;
+}
 
-  const files: string[] = [];
+/** Strings in this text may hold `${` (written, or escaped in a double-quoted scalar as \x24 or \u0024). */
+const mayInterpolate = (text: string) => text.includes('${') || /\\(x|u00|U000000)24/.test(text);
+
+/**
+ * The files that `paths` name (folders: their .yaml and .yml files, sorted, hidden ones skipped), each with its
+ * documents as read. A path that names nothing, a folder without manifests, and a file that cannot be read
+ * or parsed at all are problems: the first two in `diagnostics`, the last as its file's only document.
+ */
+export function readManifestFiles(paths: string[], cwd: string): { files: ManifestFile[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const problem = (file: string, message: string): Diagnostic => ({ file, line: 1, col: 1, severity: 'error', message });
+  const found: string[] = [];
   for (const p of paths) {
     const full = resolve(cwd, p);
     if (!existsSync(full)) {
-      error({ file: p, line: 1, col: 1 }, 'no such file or folder');
+      diagnostics.push(problem(p, 'no such file or folder'));
       continue;
     }
     if (statSync(full).isDirectory()) {
-      const found: string[] = [];
+      const inFolder: string[] = [];
       try {
-        listFiles(full, found);
+        listFiles(full, inFolder);
       } catch (err) {
-        error({ file: p, line: 1, col: 1 }, `cannot list folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        diagnostics.push(problem(p, `cannot list folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
         continue;
       }
-      if (found.length === 0) error({ file: p, line: 1, col: 1 }, 'no .yaml or .yml manifests in this folder');
-      files.push(...found);
-    } else files.push(full);
+      if (inFolder.length === 0) diagnostics.push(problem(p, 'no .yaml or .yml manifests in this folder'));
+      found.push(...inFolder);
+    } else found.push(full);
   }
-
-  const docs: ParsedDoc[] = [];
-  for (const absolute of [...new Set(files)]) {
-    manifest.files.push(absolute);
+  const files: ManifestFile[] = [];
+  for (const absolute of [...new Set(found)]) {
     // Positions name the file as the user would: relative to the working folder.
     const rel = relative(cwd, absolute);
     const file = rel && !rel.startsWith('..') ? rel : absolute;
@@ -278,16 +313,32 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResu
     try {
       text = readRegularFile(absolute, { maxBytes: LIMITS.manifest });
     } catch (err) {
-      error({ file, line: 1, col: 1 }, `cannot read: ${err instanceof FileReadError ? err.reason : (err as Error).message}`);
+      files.push({ absolute, file, docs: [{ problems: [problem(file, `cannot read: ${err instanceof FileReadError ? err.reason : (err as Error).message}`)] }] });
       continue;
     }
-    let read: ReadDoc[];
     try {
-      read = readDocuments(text, file);
+      files.push({ absolute, file, docs: readDocuments(text, file), mayInterpolate: mayInterpolate(text) });
     } catch (err) {
-      error({ file, line: 1, col: 1 }, `YAML: ${err instanceof RangeError ? 'the document is nested too deeply' : (err as Error).message.split('\n')[0]}`);
-      continue;
+      files.push({ absolute, file, docs: [{ problems: [problem(file, `YAML: ${err instanceof RangeError ? 'the document is nested too deeply' : (err as Error).message.split('\n')[0]}`)] }] });
     }
+  }
+  return { files, diagnostics };
+}
+
+export function loadManifests(paths: string[], opts: LoadOptions = {}): LoadResult {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const read = readManifestFiles(paths, cwd);
+  const diagnostics: Diagnostic[] = read.diagnostics;
+  const error = (pos: SourcePos, message: string) => diagnostics.push({ ...pos, severity: 'error', message });
+  const manifest: Manifest = { files: read.files.map((f) => f.absolute), items: [], moved: [], removed: [] };
+
+  // Variables, templates and for_each: documents that use none of them come back as they are.
+  const expanded = expandManifests(read.files, opts.variables ?? { values: {}, env });
+  diagnostics.push(...expanded.diagnostics);
+
+  const docs: ParsedDoc[] = [];
+  for (const { file, docs: read } of expanded.files) {
     for (const doc of read) {
       if ('problems' in doc) {
         diagnostics.push(...doc.problems);
@@ -435,7 +486,6 @@ function buildDocument(
   }
 }
 
-const where = (p: SourcePos) => `${p.file}:${p.line}:${p.col}`;
 
 function checkAcrossDocuments(manifest: Manifest, error: (pos: SourcePos, message: string) => void): void {
   const byAddress = new Map<string, DesiredItem>();

@@ -1,6 +1,6 @@
 // Source positions of YAML nodes, found by the JSON path of the value they hold.
 
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { SourcePos } from './types.js';
 
 export type JsonPath = (string | number)[];
@@ -124,6 +124,40 @@ export function positionIn(
 }
 
 /**
+ * The entry a merge key (`<<: *defaults`, or a list of them) gives `map` for `seg`: the first of its sources
+ * that has it, as the yaml library merges them (the map's own keys win, then the sources in order). It is
+ * written where the anchor is, so that is its position.
+ */
+const mergePairs = new WeakMap<YAMLMap, Pair[]>();
+
+function mergedPair(doc: Document, map: YAMLMap, seg: string, depth = 0): Pair | undefined {
+  if (depth > 16) return undefined; // merges of merges of merges: the position of the map is close enough
+  // Found once per map: a missing key of a large map (a schema error) is then one lookup, not a scan.
+  let merges = mergePairs.get(map);
+  if (!merges) {
+    merges = (map.items as unknown[]).filter((p): p is Pair => isPair(p) && isScalar(p.key) && typeof p.key.value === 'symbol');
+    mergePairs.set(map, merges);
+  }
+  for (const p of merges) {
+    const sources = isSeq(p.value) ? p.value.items : [p.value];
+    for (const s of sources) {
+      let source: unknown = s;
+      if (isAlias(s)) {
+        try {
+          source = s.resolve(doc);
+        } catch {
+          continue;
+        }
+      }
+      if (!isMap(source)) continue;
+      const found = pairOf(source, seg) ?? mergedPair(doc, source, seg, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Where `path` is written: the key of the last map entry when `preferKey`, else its value. A path that
  * goes further than the document (a missing property) stops at the deepest node that exists.
  */
@@ -134,7 +168,7 @@ export function positionOf(doc: Document, lines: LineCounter, file: string, path
     const seg = path[i];
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = pairOf(node, String(seg));
+      const pair = pairOf(node, String(seg)) ?? mergedPair(doc, node, String(seg));
       if (!pair) break;
       node = pair.value;
       at = (last && preferKey ? (pair.key as Node) : (pair.value as Node | null)) ?? (pair.key as Node);

@@ -334,7 +334,8 @@ describe('buildExport', () => {
   });
 
   it('handles labels that are YAML or JavaScript specials', () => {
-    const labels = ['__proto__', 'constructor', 'null', '123', 'a: b', '#x', '<<', 'true', ''];
+    // '<<' is a merge key unless quoted, and '${' would be interpolated unless written '$${'.
+    const labels = ['__proto__', 'constructor', 'null', '123', 'a: b', '#x', '<<', 'true', '', '${var.x}', '$${y}', 'a$', '$'];
     const live = item('Specials', { fields: labels.map((l, i) => field(l, `v${i}`)) });
     const r = buildExport({ vault: VAULT, items: [live] });
     const { manifest, changes } = roundTrip(r);

@@ -40,7 +40,8 @@ function compare(text: string): 'quick' | 'library' {
   const quick = quickParse(text);
   if (!quick) return 'library';
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  // Merge keys on, as the loader parses: the quick reader must leave every `<<` to the library.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true });
   const list = Array.isArray(docs) ? docs : [docs];
   expect(list.flatMap((d) => d.errors.map((e) => e.message)), text).toEqual([]);
   expect(quick.docs.length, text).toBe(list.length);

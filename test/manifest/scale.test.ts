@@ -35,7 +35,7 @@ function work(n: number, extra = ''): number {
 /** What the yaml library itself says of a text, with its own duplicate-key check. */
 function libraryErrors(text: string): string[] {
   const lines = new LineCounter();
-  return parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })
+  return parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true })
     .flatMap((d) => d.errors)
     .map((e) => {
       const { line, col } = lines.linePos(e.pos[0]);
