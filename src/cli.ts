@@ -5,6 +5,7 @@ import { applyCommand, refreshCommand, type ApplyFlags } from './commands/apply.
 import { completionCommand, SHELLS } from './commands/completion.js';
 import { ExitCode, loadOrFail, parseDuration, processIO, type IO } from './commands/common.js';
 import { exportCommand } from './commands/export.js';
+import { renderCommand } from './commands/render.js';
 import { errorMessage } from './commands/machine.js';
 import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
@@ -77,8 +78,15 @@ function withConnection(cmd: Command): Command {
     .option('--backend-config <key=value>', BACKEND_CONFIG_HELP, collect, []);
 }
 
+/** Commands that read manifests: values for their ${var.NAME}. */
+function withVariables(cmd: Command): Command {
+  return cmd
+    .option('--var <name=value>', 'a value for a manifest variable, ${var.NAME} (repeatable; beats --var-file and OPSYNC_VAR_NAME)', collect, [])
+    .option('--var-file <file>', 'variable values from a YAML file of NAME: value (repeatable, later files beat earlier ones)', collect, []);
+}
+
 function withPlanning(cmd: Command): Command {
-  return withConnection(cmd)
+  return withVariables(withConnection(cmd))
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
     .option('--target <address>', 'limit to a resource address or a vault (repeatable)', collect, [])
     .option('--parallelism <n>', 'concurrent requests and operations (default: $OPSYNC_PARALLELISM, then opsync.yaml, then 8)');
@@ -108,6 +116,7 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     ...stateTarget(settings),
     safety: settings.safety,
     vaultDefaults: settings.vaultDefaults,
+    variables: settings.variables,
     out: raw.out,
     format: withSplitDir(parseFormat(raw.format), raw.splitDir),
     splitDir: raw.splitDir,
@@ -147,8 +156,18 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       run((io) => initCommand({ dir: raw.dir, vault: raw.vault, host: raw.connectHost }, io)),
     );
 
-  program
-    .command('validate')
+  withVariables(program.command('render'))
+    .description('print the manifests fully expanded (variables, for_each, templates), value sources as written, never values')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+    .addOption(new Option('--format <format>', 'yaml (default) or json').choices(['yaml', 'json']))
+    .action((paths: string[], raw: { format?: 'yaml' | 'json' }, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        return renderCommand(manifestPaths(paths, settings), raw.format ?? 'yaml', settings.variables, io);
+      }),
+    );
+
+  withVariables(program.command('validate'))
     .description('check manifests against the schema and for meaning; every problem as file:line:col')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .option('--check-sources', 'also check that {env:} variables are set and {file:} sources are readable, as plan does')
@@ -156,7 +175,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .action((paths: string[], raw: { checkSources?: boolean; format?: 'text' | 'json' }, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
-        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults, raw.checkSources === true, raw.format ?? 'text');
+        return validateCommand(manifestPaths(paths, settings), io, settings.vaultDefaults, raw.checkSources === true, raw.format ?? 'text', settings.variables);
       }),
     );
 
@@ -217,7 +236,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .option('--no-color', 'no colour')
     .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file, io.env), Boolean(raw.json), io), raw.color));
 
-  withLock(withConnection(program.command('import')))
+  withVariables(withLock(withConnection(program.command('import'))))
     .description('adopt an existing item into state under ADDRESS, without changing it; the next plan shows the way to the manifest')
     .argument('<address>', 'resource address declared in the manifests, e.g. Production/db-primary')
     .argument('<item>', 'VAULT/ITEM, each by name (exact title) or id')
@@ -226,7 +245,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       run((io) => {
         const settings = settingsOf(cmd, io);
         // Import reads no values: the manifests' environment variables need not be set yet.
-        const manifest = loadOrFail(manifestPaths(paths, settings), io, settings.vaultDefaults, false);
+        const manifest = loadOrFail(manifestPaths(paths, settings), io, { vaultDefaults: settings.vaultDefaults, checkEnv: false, variables: settings.variables });
         const flags = { ...settings.connection, ...stateTarget(settings), lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
         return importCommand(address, item, manifest, flags, io);
       }),

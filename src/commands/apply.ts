@@ -14,8 +14,8 @@ import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, v
 import { inline } from '../ui/sanitize.js';
 import { refreshProgress } from '../ui/status.js';
 import { checkBackend, isPlanFileArg, loadOrFail, printDiagnostics, type IO } from './common.js';
-import { planExitCode, showPlan, type PlanFlags } from './plan.js';
-import { applyMachine, isMachineRun, manifestDiagnostics, refreshedEvents, refreshEvents, withEventStream } from './machine.js';
+import { loadFlags, planExitCode, showPlan, type PlanFlags } from './plan.js';
+import { applyMachine, isMachineRun, refreshedEvents, refreshEvents, withEventStream } from './machine.js';
 import { planStarted } from '../ui/events.js';
 
 export interface ApplyFlags extends PlanFlags {
@@ -154,7 +154,7 @@ async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['
     ? undefined
     : mode === 'destroy' && paths.length === 0
       ? { files: [], items: [], moved: [], removed: [] }
-      : loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
+      : loadOrFail(paths, io, loadFlags(flags, events));
   return withStateAndConnection(flags, io, mode === 'destroy' ? 'opsync destroy' : 'opsync apply', async (store, conn) => {
     let plan: Plan;
     events?.emit('plan_started', planStarted(mode === 'destroy' ? 'destroy' : 'apply', { connectHost: conn.backend, mode, targets: planFile?.targets ?? flags.target, savedPlan: planFile ? paths[0] : undefined }));
@@ -168,7 +168,7 @@ async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['
       checkPlanFresh(planFile, store);
       const { liveMissing } = checkPlanAgainstState(saved!, store.state);
       await checkPlanLive(saved!, liveMissing, conn.client);
-      plan = restoreLiterals(planFile, io.env, paths[0]);
+      plan = restoreLiterals(planFile, io.env, paths[0], flags.variables);
     } else {
       // In the Ink interface on a terminal (keys typed meanwhile kept for the review), else on a terminal's stderr
       // only; erased before the plan is shown.
@@ -203,7 +203,7 @@ export function refreshCommand(paths: string[], flags: ApplyFlags, io: IO): Prom
 async function refreshRun(paths: string[], flags: ApplyFlags, io: IO): Promise<number> {
   const { events } = flags;
   const out = events ? io.err : io.out; // --json-stream: stdout holds only the events, the report goes to stderr
-  const manifest = loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
+  const manifest = loadOrFail(paths, io, loadFlags(flags, events));
   return withStateAndConnection(flags, io, 'opsync refresh', async (store, conn) => {
     events?.emit('plan_started', planStarted('refresh', { connectHost: conn.backend, targets: flags.target }));
     const plan = await makePlan(

@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import type { PlanDiagnostic } from '../plan/types.js';
 import type { StateFile } from '../state/types.js';
 import { githubAnnotations } from '../ui/github.js';
+import type { VariableInputs } from '../manifest/expand/index.js';
 import { inline, multiline } from '../ui/sanitize.js';
 import { readRegularHead } from '../files.js';
 
@@ -84,17 +85,23 @@ export function requirePaths(paths: string[]): string[] {
   return paths;
 }
 
-/** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
-export function loadOrFail(
-  paths: string[],
-  io: IO,
-  vaultDefaults: Record<string, VaultDefaults> = {},
-  checkEnv = true,
-  checkSources = true,
+/** How loadOrFail loads (every option has the default of a plan). */
+export interface LoadFlags {
+  vaultDefaults?: Record<string, VaultDefaults>;
+  /** Check that {env:} variables are set and read {file:} sources (default true). */
+  checkEnv?: boolean;
+  /** false: {env:} and {file:} sources not looked at at all (validate without --check-sources). Default true. */
+  checkSources?: boolean;
+  /** ${var.NAME} values (--var, --var-file, OPSYNC_VAR_NAME) and opsync.yaml's declarations. */
+  variables?: VariableInputs;
   /** Told of every problem too, with what could be read (--json-stream's diagnostic events, validate's JSON). */
-  onDiagnostics?: (diagnostics: readonly Diagnostic[], manifest: Manifest) => void,
-): Manifest {
-  const loaded = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv, checkSources });
+  onDiagnostics?: (diagnostics: readonly Diagnostic[], manifest: Manifest) => void;
+}
+
+/** Load and validate manifests; print every problem and stop (exit 1) when any is an error. */
+export function loadOrFail(paths: string[], io: IO, opts: LoadFlags = {}): Manifest {
+  const { vaultDefaults = {}, checkEnv = true, checkSources = true, onDiagnostics } = opts;
+  const loaded = loadManifests(requirePaths(paths), { env: io.env, vaultDefaults, checkEnv, checkSources, ...(opts.variables ? { variables: opts.variables } : {}) });
   const { manifest } = loaded;
   // References between the manifests' items must not go round in a circle (plan checks again, with ids).
   const diagnostics = loaded.diagnostics.some((d) => d.severity === 'error') ? loaded.diagnostics : [...loaded.diagnostics, ...cycleDiagnostics(manifest.items)];

@@ -81,7 +81,7 @@ export function manifestDiagnostics(events: EventStream | undefined): ((ds: read
     for (const d of ds) {
       const rel = d.file.startsWith('/') ? relative(process.cwd(), d.file) : '';
       const file = rel && !rel.startsWith('..') ? rel : d.file;
-      events.emit('diagnostic', { severity: d.severity, message: d.message, pos: { file, line: d.line, col: d.col } });
+      events.emit('diagnostic', { severity: d.severity, message: d.message, pos: { file, line: d.line, col: d.col, ...(d.instance !== undefined ? { instance: d.instance } : {}) } });
     }
   };
 }

@@ -15,14 +15,26 @@ import { inline } from '../ui/sanitize.js';
 import { renderPlanText } from '../ui/text.js';
 import { refreshProgress } from '../ui/status.js';
 import { writePlanFile } from '../plan/planFile.js';
-import { checkBackend, loadOrFail, printDiagnostics, type IO } from './common.js';
+import { checkBackend, loadOrFail, printDiagnostics, type IO, type LoadFlags } from './common.js';
+import type { VariableInputs } from '../manifest/expand/index.js';
 import { manifestDiagnostics, refreshedEvents, streamPlan, withEventStream, type MachineFlags } from './machine.js';
 import { planStarted } from '../ui/events.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: PlanFormat[] = ['text', 'json', 'markdown'];
 
+/** How plan, apply, destroy and refresh load their manifests. */
+export function loadFlags(flags: PlanFlags, events: PlanFlags['events']): LoadFlags {
+  return {
+    ...(flags.vaultDefaults ? { vaultDefaults: flags.vaultDefaults } : {}),
+    ...(flags.variables ? { variables: flags.variables } : {}),
+    ...(events ? { onDiagnostics: manifestDiagnostics(events) } : {}),
+  };
+}
+
 export interface PlanFlags extends ConnectionFlags, StateTarget {
+  /** ${var.NAME} values and opsync.yaml's declarations. */
+  variables?: VariableInputs;
   /** Safety limits; a plan over them gets a warning (apply refuses it). */
   safety: SafetyLimits;
   vaultDefaults?: Record<string, VaultDefaults>;
@@ -51,11 +63,17 @@ export function validateCommand(
   checkSources = false,
   /** json: one result document on stdout (schemas/validate-output.schema.json), invalid manifests included. */
   format: 'text' | 'json' = 'text',
+  variables?: VariableInputs,
 ): number {
   const uncheckedOf = (m: Manifest) => (checkSources ? 0 : m.items.reduce((n, i) => n + i.fields.filter((f) => f.source.kind === 'env' || f.source.kind === 'file').length, 0));
   // With --format json the document is written whether or not the manifests are valid (loadOrFail then exits 1).
-  const manifest = loadOrFail(paths, io, vaultDefaults, true, checkSources, (diagnostics, m) => {
-    if (format === 'json') io.out(renderValidateJson({ files: m.files, items: m.items.length, uncheckedSources: uncheckedOf(m), diagnostics }));
+  const manifest = loadOrFail(paths, io, {
+    vaultDefaults,
+    checkSources,
+    ...(variables ? { variables } : {}),
+    onDiagnostics: (diagnostics, m) => {
+      if (format === 'json') io.out(renderValidateJson({ files: m.files, items: m.items.length, uncheckedSources: uncheckedOf(m), diagnostics }));
+    },
   });
   const unchecked = uncheckedOf(manifest);
   const note = unchecked > 0 ? ` (${unchecked} env/file source(s) not checked: --check-sources checks them)` : '';
@@ -114,7 +132,7 @@ export function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Pla
 
 async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode']): Promise<number> {
   const { events } = flags;
-  const manifest = loadOrFail(paths, io, flags.vaultDefaults, true, true, manifestDiagnostics(events));
+  const manifest = loadOrFail(paths, io, loadFlags(flags, events));
   const state = await currentState(flags);
   const conn = await openConnection(flags, io.env, io.err);
   try {

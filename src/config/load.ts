@@ -11,6 +11,7 @@ import { validateDocument } from '../manifest/schema.js';
 import { MAX_ALIAS_COUNT } from '../manifest/load.js';
 import type { SafetyLimits } from '../plan/safety.js';
 import type { VaultDefaults } from '../manifest/types.js';
+import type { VariableDecl } from '../manifest/expand/index.js';
 
 export const CONFIG_FILE = 'opsync.yaml';
 
@@ -23,6 +24,8 @@ export interface ProjectConfig {
   host?: string;
   /** Absolute. */
   state?: string;
+  /** `variables:` declarations, with where each is written (the manifests may declare more). */
+  variables?: Record<string, VariableDecl>;
   /** `backend:` as written (checked by the schema; src/state/config.ts makes it a BackendConfig). */
   backend?: Record<string, unknown>;
   /** Absolute. */
@@ -131,6 +134,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     connect?: { host?: string };
     state?: string;
     backend?: Record<string, unknown>;
+    variables?: Record<string, Omit<VariableDecl, 'pos' | 'defaultPos'>>;
     manifests?: string[];
     parallelism?: number;
     safety?: Partial<SafetyLimits>;
@@ -143,6 +147,19 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     ...(raw.connect?.host !== undefined ? { host: raw.connect.host } : {}),
     ...(raw.state !== undefined ? { state: resolve(root, raw.state) } : {}),
     ...(raw.backend !== undefined ? { backend: raw.backend } : {}),
+    ...(raw.variables !== undefined
+      ? {
+          variables: Object.fromEntries(
+            Object.entries(raw.variables).map(([name, d]) => {
+              const here = (path: (string | number)[]) => {
+                const p = positionOf(doc, lines, shown, path, true);
+                return { file: p.file, line: p.line, col: p.col };
+              };
+              return [name, { ...d, pos: here(['variables', name]), ...('default' in d ? { defaultPos: here(['variables', name, 'default']) } : {}) }];
+            }),
+          ),
+        }
+      : {}),
     ...(raw.manifests !== undefined ? { manifests: raw.manifests.map((m) => resolve(root, m)) } : {}),
     ...(raw.parallelism !== undefined ? { parallelism: raw.parallelism } : {}),
     ...(raw.safety !== undefined ? { safety: raw.safety } : {}),

@@ -8,6 +8,8 @@ import { DEFAULT_SAFETY, type SafetyLimits } from '../plan/safety.js';
 import { DEFAULT_DATA_DIR } from '../server/defaults.js';
 import type { ConnectionFlags } from '../session.js';
 import { loadConfig } from './load.js';
+import { variableInputs } from './variables.js';
+import type { VariableInputs } from '../manifest/expand/index.js';
 import { backendName, parseBackendFlags, resolveBackend, type BackendConfig } from '../state/config.js';
 import { ERRORED_FILE } from '../state/remote.js';
 
@@ -26,6 +28,9 @@ export interface CommonFlags {
   parallelism?: string;
   /** --backend-config KEY=VALUE (repeatable). */
   backendConfig?: string[];
+  /** --var NAME=VALUE and --var-file FILE (repeatable; commands that read manifests). */
+  var?: string[];
+  varFile?: string[];
 }
 
 export interface Settings {
@@ -41,6 +46,8 @@ export interface Settings {
   manifests: string[];
   safety: SafetyLimits;
   vaultDefaults: Record<string, VaultDefaults>;
+  /** Variable values and opsync.yaml's declarations, for the manifests' ${var.NAME}. */
+  variables: VariableInputs;
 }
 
 function parseParallelism(text: string, what: string): number {
@@ -100,6 +107,7 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
     manifests: config?.manifests ?? [],
     safety: { ...DEFAULT_SAFETY, ...config?.safety },
     vaultDefaults: config?.vaults ?? {},
+    variables: variableInputs({ varFlags: flags.var ?? [], varFiles: flags.varFile ?? [], env, ...(config?.variables ? { declared: config.variables } : {}) }),
   };
 }
 

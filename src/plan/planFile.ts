@@ -13,6 +13,7 @@ import { ConnectError } from '../connect/errors.js';
 import { UserError } from '../errors.js';
 import { FileReadError, LIMITS, readRegularFile } from '../files.js';
 import { formatDiagnostic, loadManifests } from '../manifest/load.js';
+import type { VariableInputs } from '../manifest/expand/index.js';
 import { validateDocument } from '../manifest/schema.js';
 import type { StateFile, StateResource } from '../state/types.js';
 import { canonicalJson } from './digest.js';
@@ -258,10 +259,12 @@ export async function checkPlanLive(saved: SavedPlan, liveMissing: StateResource
 }
 
 /** Put back the literals a saved plan left out, from the manifests it was made from. */
-export function restoreLiterals(plan: Plan, env: NodeJS.ProcessEnv, path = 'plan'): Plan {
+export function restoreLiterals(plan: Plan, env: NodeJS.ProcessEnv, path = 'plan', variables?: VariableInputs): Plan {
   const needs = plan.changes.some((c) => c.desired?.fields.some((f) => f.source.kind === 'literal' && f.source.redacted));
   if (!needs) return plan;
-  const { manifest, diagnostics } = loadManifests(plan.manifests, { env, checkEnv: false });
+  // With the variables this apply is given: a value that differs from the plan's leaves a literal that the
+  // digest check refuses, as a changed manifest does.
+  const { manifest, diagnostics } = loadManifests(plan.manifests, { env, checkEnv: false, ...(variables ? { variables } : {}) });
   const first = diagnostics.find((d) => d.severity === 'error');
   if (first) throw planError(path, `its manifests do not load: ${formatDiagnostic(first)}`);
   const items = new Map(manifest.items.map((i) => [i.address, i]));

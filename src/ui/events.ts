@@ -17,7 +17,7 @@ export interface DiagnosticFields {
   severity: 'error' | 'warning';
   message: string;
   address?: string;
-  pos?: { file: string; line: number; col: number };
+  pos?: { file: string; line: number; col: number; instance?: string };
 }
 
 /** Every event and its fields, by type (see schemas/events.schema.json). */
@@ -79,7 +79,7 @@ export function diagnosticFields(d: PlanDiagnostic): DiagnosticFields {
     severity: d.severity,
     message: d.message,
     ...(d.address !== undefined ? { address: d.address } : {}),
-    ...(d.pos ? { pos: { file: d.pos.file, line: d.pos.line, col: d.pos.col } } : {}),
+    ...(d.pos ? { pos: { file: d.pos.file, line: d.pos.line, col: d.pos.col, ...(d.pos.instance !== undefined ? { instance: d.pos.instance } : {}) } } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ export interface Annotation {
   col: number;
   severity: 'error' | 'warning';
   message: string;
+  /** The expansion the position is inside (for_each "production"): said before the message. */
+  instance?: string;
 }
 
 /** Workflow-command data: %, CR and LF are escaped (GitHub's own toolkit rules). */
@@ -30,7 +32,7 @@ export function escapeProperty(s: string): string {
  */
 export function githubAnnotations(diags: Annotation[]): string {
   return diags
-    .map((d) => `::${d.severity} file=${escapeProperty(controls(d.file))},line=${d.line},col=${d.col}::${escapeData(controls(d.message))}\n`)
+    .map((d) => `::${d.severity} file=${escapeProperty(controls(d.file))},line=${d.line},col=${d.col}::${escapeData(controls(d.instance !== undefined ? `(${d.instance}) ${d.message}` : d.message))}\n`)
     .join('');
 }
 

@@ -56,7 +56,7 @@ export interface PlanJson {
     severity: 'error' | 'warning';
     address?: string;
     message: string;
-    pos?: { file: string; line: number; col: number };
+    pos?: { file: string; line: number; col: number; instance?: string };
   }[];
 }
 
@@ -123,7 +123,7 @@ export function planToJson(plan: Plan): PlanJson {
       severity: d.severity,
       ...(d.address !== undefined ? { address: d.address } : {}),
       message: d.message,
-      ...(d.pos ? { pos: { file: d.pos.file, line: d.pos.line, col: d.pos.col } } : {}),
+      ...(d.pos ? { pos: { file: d.pos.file, line: d.pos.line, col: d.pos.col, ...(d.pos.instance !== undefined ? { instance: d.pos.instance } : {}) } } : {}),
     })),
   };
 }

@@ -17,7 +17,7 @@ export interface ValidateJson {
   unchecked_sources: number;
   error_count: number;
   warning_count: number;
-  diagnostics: { severity: 'error' | 'warning'; message: string; pos: { file: string; line: number; col: number } }[];
+  diagnostics: { severity: 'error' | 'warning'; message: string; pos: { file: string; line: number; col: number; instance?: string } }[];
 }
 
 /** A path as the user would write it: relative to `cwd` when inside it. */
@@ -37,7 +37,7 @@ export function validateJson(input: { files: readonly string[]; items: number; u
     unchecked_sources: input.uncheckedSources,
     error_count: errors,
     warning_count: input.diagnostics.length - errors,
-    diagnostics: input.diagnostics.map((d) => ({ severity: d.severity, message: d.message, pos: { file: shownPath(d.file), line: d.line, col: d.col } })),
+    diagnostics: input.diagnostics.map((d) => ({ severity: d.severity, message: d.message, pos: { file: shownPath(d.file), line: d.line, col: d.col, ...(d.instance !== undefined ? { instance: d.instance } : {}) } })),
   };
 }
 
