@@ -4,31 +4,14 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import type { HttpSettings } from './backends/http.js';
+import type { PostgresSettings } from './backends/postgres.js';
 
-export interface HttpBackendConfig {
-  type: 'http';
-  address: string;
-  lockAddress?: string;
-  unlockAddress?: string;
-  lockMethod?: string;
-  unlockMethod?: string;
-  updateMethod?: string;
-  username?: string;
-  /** From OPSYNC_HTTP_PASSWORD. */
-  password?: string;
-  retryMax?: number;
-  retryWaitMinMs?: number;
-  retryWaitMaxMs?: number;
-}
+/** The http backend's settings (backends/http.ts), the password from OPSYNC_HTTP_PASSWORD. */
+export type HttpBackendConfig = { type: 'http' } & Omit<HttpSettings, 'timeoutMs'>;
 
-export interface PostgresBackendConfig {
-  type: 'postgres';
-  /** From OPSYNC_PG_CONN_STR. */
-  connStr: string;
-  schemaName?: string;
-  name?: string;
-  leaseMs?: number;
-}
+/** The postgres backend's settings (backends/postgres.ts), the connection string from OPSYNC_PG_CONN_STR. */
+export type PostgresBackendConfig = { type: 'postgres' } & PostgresSettings;
 
 export type BackendConfig = { type: 'local'; path: string } | HttpBackendConfig | PostgresBackendConfig;
 

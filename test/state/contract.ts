@@ -9,13 +9,13 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
 import { describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import { BackendError, LockError, StateConflictError, type LockHolder, type StateBackend, type WriteOptions } from '../../src/state/backend.js';
-import { emptyState, serialiseState } from '../../src/state/file.js';
+import { serialiseState } from '../../src/state/file.js';
 import { acquire } from '../../src/state/lock.js';
 import type { StateFile } from '../../src/state/types.js';
 import { findLeak } from '../support/leaks.js';
+import { holderInfo, next, sampleState } from '../support/states.js';
 
 export interface ContractStore {
   /** A NEW client of the same stored state on each call. */
@@ -75,41 +75,6 @@ function credentialIn(text: string, secrets: string[]): string | undefined {
   return undefined;
 }
 
-const DIGEST = (n: number) => `hmac-sha256:00ab:${n.toString(16).padStart(64, '0')}`;
-
-/** A state with something in every section, so a backend that drops or reorders a part is caught. */
-function sampleState(lineage = randomUUID(), serial = 1): StateFile {
-  const s = emptyState();
-  s.lineage = lineage;
-  s.serial = serial;
-  s.connect = 'https://connect.example';
-  s.resources['Private/db'] = {
-    address: 'Private/db',
-    vaultId: 'v'.repeat(26),
-    vaultName: 'Private',
-    itemId: 'i'.repeat(26),
-    title: 'db',
-    category: 'LOGIN',
-    version: 3,
-    digest: DIGEST(1),
-    fields: { password: DIGEST(2), username: DIGEST(3) },
-    rotations: { password: '2026-01' },
-    protect: true,
-    retired: [{ itemId: 'r'.repeat(26), vaultId: 'v'.repeat(26) }],
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-  const { protect: _p, retired: _r, ...plain } = s.resources['Private/db'];
-  s.resources['Private/api'] = { ...structuredClone(plain), address: 'Private/api', title: 'api' };
-  s.pending['Private/new'] = { address: 'Private/new', vaultId: 'v'.repeat(26), vaultName: 'Private', title: 'new', startedAt: '2026-01-02T00:00:00.000Z' };
-  s.vaults = { ['v'.repeat(26)]: { name: 'Private', contentVersion: 7 } };
-  return s;
-}
-
-const next = (s: StateFile, serial = s.serial + 1): StateFile => ({ ...structuredClone(s), serial });
-
-function holderInfo(who: string, over: Partial<Omit<LockHolder, 'id'>> = {}): Omit<LockHolder, 'id'> {
-  return { who: `${who}@${hostname()}`, host: hostname(), pid: process.pid, command: `opsync test ${who}`, created: new Date().toISOString(), ...over };
-}
 
 /** A pid of this host that no process has now: a child that has exited. */
 function deadPid(): number {

@@ -8,9 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError, LockError, StateConflictError, type LockHolder } from '../../src/state/backend.js';
 import { HttpBackend, type HttpSettings } from '../../src/state/backends/http.js';
-import { emptyState, serialiseState } from '../../src/state/file.js';
+import { serialiseState } from '../../src/state/file.js';
 import type { StateFile } from '../../src/state/types.js';
 import { startGitlabState, type GitlabState } from '../support/gitlabState.js';
+import { rejection, sampleState } from '../support/states.js';
 
 const USER = 'ci-bot';
 const PASSWORD = `glpat-${randomUUID()}`;
@@ -52,32 +53,8 @@ const holderInfo = (who: string, over: Partial<Omit<LockHolder, 'id'>> = {}): Om
   ...over,
 });
 
-function state(serial: number, lineage: string = randomUUID()): StateFile {
-  const s = emptyState();
-  s.lineage = lineage;
-  s.serial = serial;
-  s.resources['Private/db'] = {
-    address: 'Private/db',
-    vaultId: 'v'.repeat(26),
-    vaultName: 'Private',
-    itemId: 'i'.repeat(26),
-    title: 'db',
-    category: 'LOGIN',
-    version: 1,
-    digest: 'hmac-sha256:00',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-  return s;
-}
+const state = (serial: number, lineage: string = randomUUID()): StateFile => sampleState(lineage, serial);
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('http backend against GitLab', () => {
   it('names the address without credentials or query', () => {
@@ -116,7 +93,7 @@ describe('http backend against GitLab', () => {
     await p;
     const got = (await b.read())!;
     expect(got.serial).toBe(1);
-    expect(Object.keys(got.resources)).toEqual(['Private/db']);
+    expect(Object.keys(got.resources).sort()).toEqual(['Private/api', 'Private/db']);
   });
 
   it('refuses another lineage and a serial not above the stored one, unless forced', async () => {

@@ -9,9 +9,9 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BackendError, LockError, StateConflictError, type LockHolder } from '../../src/state/backend.js';
 import { PostgresBackend, type PostgresSettings } from '../../src/state/backends/postgres.js';
-import { emptyState, serialiseState } from '../../src/state/file.js';
-import type { StateFile } from '../../src/state/types.js';
+import { serialiseState } from '../../src/state/file.js';
 import { freshSchema, postgresTarget } from '../support/postgres.js';
+import { next, rejection, sampleState } from '../support/states.js';
 
 const target = await postgresTarget();
 const url = target.url ?? '';
@@ -24,35 +24,8 @@ function holderInfo(who: string): Omit<LockHolder, 'id'> {
   return { who: `${who}@${hostname()}`, host: hostname(), pid: process.pid, command: `opsync test ${who}`, created: new Date().toISOString() };
 }
 
-function sample(lineage = randomUUID(), serial = 1): StateFile {
-  const s = emptyState();
-  s.lineage = lineage;
-  s.serial = serial;
-  s.connect = 'https://connect.example';
-  s.resources['Private/db'] = {
-    address: 'Private/db',
-    vaultId: 'v'.repeat(26),
-    vaultName: 'Private',
-    itemId: 'i'.repeat(26),
-    title: 'db',
-    category: 'LOGIN',
-    version: 3,
-    digest: `hmac-sha256:00ab:${'1'.repeat(64)}`,
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-  return s;
-}
+const sample = sampleState;
 
-const next = (s: StateFile, serial = s.serial + 1): StateFile => ({ ...structuredClone(s), serial });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('it succeeded; it should have been refused');
-}
 
 describe.skipIf(!target.url)(target.url ? 'postgres state backend' : `postgres state backend (skipped: ${target.reason})`, () => {
   const open: PostgresBackend[] = [];
@@ -118,7 +91,7 @@ describe.skipIf(!target.url)(target.url ? 'postgres state backend' : `postgres s
     await writing;
     const got = (await a.read())!;
     expect(got.serial).toBe(1);
-    expect(Object.keys(got.resources)).toEqual(['Private/db']);
+    expect(Object.keys(got.resources).sort()).toEqual(['Private/api', 'Private/db']);
   });
 
   it('a held lock refuses another with LockError naming the holder; unlock frees it', async () => {
