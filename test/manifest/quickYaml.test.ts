@@ -194,7 +194,7 @@ describe('the quick YAML reader', () => {
   });
 
   it('takes the manifests of the examples and the README, and the shapes manifests use', () => {
-    for (const file of ['examples/webapp/manifests/production.yaml', 'examples/webapp/manifests/staging.yaml', 'examples/webapp/seed.yaml', 'examples/webapp/opsync.yaml']) {
+    for (const file of ['examples/webapp/manifests/webapp.yaml', 'examples/webapp/seed.yaml', 'examples/webapp/opsync.yaml']) {
       expect(compare(readFileSync(join(REPO, file), 'utf8')), file).toBe('quick');
     }
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
