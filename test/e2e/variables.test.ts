@@ -287,6 +287,29 @@ items:
   });
 });
 
+describe('plan errors inside an expansion', () => {
+  const TYPO = `for_each: { production: Production, staging: Stagging }\nvault: \${each.value}\nitems:\n  db: { title: DB, fields: { username: app } }\n`;
+
+  it('name the instance on stderr and in the JSON plan', async () => {
+    write('m.yaml', TYPO);
+    const r = await cli(['plan', 'm.yaml', '--format', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('m.yaml:2:8 (for_each "staging"): error: vault "Stagging" not found');
+    const plan = JSON.parse(r.stdout) as { diagnostics: { pos?: Record<string, unknown> }[] };
+    expect(plan.diagnostics.map((d) => d.pos)).toEqual([{ file: 'm.yaml', line: 2, col: 8, instance: 'for_each "staging"' }]);
+  });
+
+  // bugs16.md: the text and Markdown plans print the position without its instance.
+  it.fails('name the instance in the text and Markdown plans', async () => {
+    write('m.yaml', TYPO);
+    const text = await cli(['plan', 'm.yaml']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('at m.yaml:2:8 (for_each "staging")');
+    const md = await cli(['plan', 'm.yaml', '--format', 'markdown']);
+    expect(md.stdout).toMatch(/m\.yaml&#58;2&#58;8.{0,40}for_each/);
+  });
+});
+
 describe('saved plans made with variables', () => {
   const SECRET_LITERAL = `variables:
   api_token: { type: string }
