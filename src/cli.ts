@@ -39,6 +39,22 @@ function normaliseArgv(argv: string[]): string[] {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/**
+ * The environment the other backend of `state migrate` reads its secrets from: OPSYNC_MIGRATE_HTTP_PASSWORD,
+ * OPSYNC_MIGRATE_HTTP_USERNAME and OPSYNC_MIGRATE_PG_CONN_STR, and the usual ones only when the configured
+ * backend is not of that type (one backend's credentials are never sent to the other).
+ */
+function migrateEnv(env: NodeJS.ProcessEnv, configured: string | undefined): NodeJS.ProcessEnv {
+  const pick = (name: string, type: string) => env[`OPSYNC_MIGRATE_${name}`] ?? (configured === type ? undefined : env[`OPSYNC_${name}`]);
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const [name, type] of [['HTTP_PASSWORD', 'http'], ['HTTP_USERNAME', 'http'], ['PG_CONN_STR', 'postgres']] as const) {
+    const v = pick(name, type);
+    if (v === undefined) delete out[`OPSYNC_${name}`];
+    else out[`OPSYNC_${name}`] = v;
+  }
+  return out;
+}
+
 /** Where the state is, as commands take it. */
 function stateTarget(settings: Settings): { state: string; backend?: Settings['backend']; erroredPath: string } {
   return { state: settings.state, ...(settings.backend ? { backend: settings.backend } : {}), erroredPath: settings.erroredPath };
@@ -56,6 +72,7 @@ interface RawFlags extends CommonFlags {
   target: string[];
   rotate: string[];
   replace?: string[];
+  refreshOnly?: boolean;
   autoApprove?: boolean;
   force?: boolean;
   lockTimeout: string;
@@ -124,6 +141,7 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     target: raw.target ?? [],
     rotate: raw.rotate ?? [],
     replace: raw.replace ?? [],
+    ...(raw.refreshOnly ? { refreshOnly: true } : {}),
     jsonStream: raw.jsonStream,
   };
 }
@@ -188,6 +206,10 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
     .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
+    .option(
+      '--refresh-only',
+      'report only drift: live items changed outside opsync since the state recorded them (manifest edits not shown, nothing saved or applied); with --detailed-exitcode, 2 on drift',
+    )
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
@@ -331,7 +353,12 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       run((io) => {
         if ((raw.to.length > 0) === (raw.from.length > 0)) throw new UserError('state migrate: give the other backend with --to KEY=VALUE... or with --from KEY=VALUE... (one of them)');
         const here: StateTarget = stateFlags(raw, cmd, io);
-        const cfg = resolveBackend(undefined, parseBackendFlags(raw.to.length ? raw.to : raw.from), io.env, process.cwd());
+        const other = parseBackendFlags(raw.to.length ? raw.to : raw.from);
+        const secret = other.type === 'http' ? 'HTTP_PASSWORD' : other.type === 'postgres' ? 'PG_CONN_STR' : undefined;
+        if (secret && other.type === here.backend?.type && io.env[`OPSYNC_MIGRATE_${secret}`] === undefined && io.env[`OPSYNC_${secret}`] !== undefined) {
+          throw new UserError(`state migrate: both backends are ${other.type}; the other one's secret comes from OPSYNC_MIGRATE_${secret} (OPSYNC_${secret} is the configured one's, and is never sent to another)`);
+        }
+        const cfg = resolveBackend(undefined, other, migrateEnv(io.env, here.backend?.type), process.cwd());
         const there: StateTarget = cfg && cfg.type !== 'local' ? { state: backendName(cfg), backend: cfg } : { state: cfg?.path ?? '' };
         const opts = { force: Boolean(raw.force), lockTimeoutMs: parseDuration(raw.lockTimeout, '--lock-timeout') };
         return raw.to.length ? stateMigrateCommand(here, there, opts, io) : stateMigrateCommand(there, here, { ...opts, toConfigured: true }, io);

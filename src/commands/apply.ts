@@ -9,6 +9,7 @@ import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import type { StateHandle } from '../state/handle.js';
 import { openState } from '../state/open.js';
+import { RemoteStore } from '../state/remote.js';
 import { createApplyReporter, renderApplyResult, type ProgressMode } from '../ui/progress.js';
 import { checkPlanAgainstState, checkPlanLive, readSavedPlan, restoreLiterals, verifyPlanSignature } from '../plan/planFile.js';
 import { inline } from '../ui/sanitize.js';
@@ -28,6 +29,9 @@ export interface ApplyFlags extends PlanFlags {
   progress?: ProgressMode;
 }
 
+/** What apply and destroy plan: a refresh-only plan is never applied (plan --refresh-only). */
+type ApplyMode = Exclude<Plan['mode'], 'refresh-only'>;
+
 type Execute = (onEvent: (e: ApplyEvent) => void, signal: AbortSignal) => Promise<ApplyResult>;
 
 async function withStateAndConnection<T>(
@@ -39,6 +43,9 @@ async function withStateAndConnection<T>(
   const conn = await openConnection(flags, io.env, io.err);
   try {
     const store = await openState(flags, { lockTimeoutMs: flags.lockTimeoutMs, command, env: io.env });
+    if (store instanceof RemoteStore && store.backend.locking === false) {
+      io.err(`warning: the state backend ${inline(store.name)} has no lock_address: this run is not locked against others on the same state\n`);
+    }
     const stale = store.lockInfo.staleTakenOver;
     if (stale) io.err(`Took over the state lock ${inline(stale.id)} of ${inline(stale.command || 'a run')} (pid ${stale.pid ?? '?'}), which is no longer running on this host.\n`);
     let result: T;
@@ -137,12 +144,12 @@ async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io
   }
 }
 
-export function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+export function applyCommand(paths: string[], flags: ApplyFlags, io: IO, mode: ApplyMode = 'normal'): Promise<number> {
   // --json-stream: events on stdout as the run goes (machine.ts).
   return withEventStream(mode === 'destroy' ? 'destroy' : 'apply', flags, io, (events) => applyRun(paths, { ...flags, events }, io, mode));
 }
 
-async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: Plan['mode']): Promise<number> {
+async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: ApplyMode): Promise<number> {
   const { events } = flags;
   const saved = mode === 'normal' && isPlanFileArg(paths) ? readSavedPlan(paths[0]) : undefined;
   const planFile = saved?.plan;

@@ -77,19 +77,32 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
   const connectToken = flags.connectToken || env.OP_CONNECT_TOKEN || undefined;
   // Beside opsync.yaml when there is one, as the embedded server's store is; else in the working folder.
   const root = config?.root ?? cwd;
-  const backend = resolveBackend(config?.backend, parseBackendFlags(flags.backendConfig ?? []), env, root);
-  const remote = backend && backend.type !== 'local' ? backend : undefined;
-  if (remote) {
-    // Two places for one state would be two states: say which to drop rather than pick one.
-    const local = flags.state !== undefined ? '--state' : env.OPSYNC_STATE ? 'OPSYNC_STATE' : config?.state !== undefined ? '`state:` in opsync.yaml' : undefined;
-    if (local) throw new UserError(`${local} names a local state file, but the state backend is ${remote.type} (${backendName(remote)}); drop one of them`);
-  }
-  // A local backend's path: from --backend-config it is a flag (beaten only by --state); from opsync.yaml it is
-  // the file's, beaten by OPSYNC_STATE, and said twice with `state:`.
-  const backendFlags = parseBackendFlags(flags.backendConfig ?? []);
-  const flagPath = backend?.type === 'local' && ('path' in backendFlags || backendFlags.type === 'local') ? backend.path : undefined;
-  const filePath = backend?.type === 'local' && !flagPath ? backend.path : undefined;
-  if (filePath && config?.state !== undefined) throw new UserError('opsync.yaml names the state file twice (`state:` and backend.path): keep one');
+  // Where the state is: resolved when a command asks (validate and render never do, so they need none of a
+  // backend's secrets), once.
+  let where: { state: string; backend?: BackendConfig } | undefined;
+  const stateWhere = (): { state: string; backend?: BackendConfig } => {
+    if (where) return where;
+    const backend = resolveBackend(config?.backend, parseBackendFlags(flags.backendConfig ?? []), env, root);
+    const remote = backend && backend.type !== 'local' ? backend : undefined;
+    if (remote) {
+      // Two places for one state would be two states: say which to drop rather than pick one.
+      const local = flags.state !== undefined ? '--state' : env.OPSYNC_STATE ? 'OPSYNC_STATE' : config?.state !== undefined ? '`state:` in opsync.yaml' : undefined;
+      if (local) throw new UserError(`${local} names a local state file, but the state backend is ${remote.type} (${backendName(remote)}); drop one of them`);
+    }
+    // A local backend's path: from --backend-config it is a flag (beaten only by --state); from opsync.yaml it is
+    // the file's, beaten by OPSYNC_STATE, and said twice with `state:`.
+    const backendFlags = parseBackendFlags(flags.backendConfig ?? []);
+    const flagPath = backend?.type === 'local' && ('path' in backendFlags || backendFlags.type === 'local') ? backend.path : undefined;
+    const filePath = backend?.type === 'local' && !flagPath ? backend.path : undefined;
+    if (filePath && config?.state !== undefined) throw new UserError('opsync.yaml names the state file twice (`state:` and backend.path): keep one');
+    where = {
+      state: remote
+        ? backendName(remote)
+        : (flags.state ?? flagPath ?? (env.OPSYNC_STATE || undefined) ?? filePath ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE)),
+      ...(remote ? { backend: remote } : {}),
+    };
+    return where;
+  };
   return {
     connection: {
       ...(connectHost ? { connectHost } : {}),
@@ -98,10 +111,12 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
       parallelism,
       localDir: join(root, DEFAULT_DATA_DIR),
     },
-    state: remote
-      ? backendName(remote)
-      : (flags.state ?? flagPath ?? (env.OPSYNC_STATE || undefined) ?? filePath ?? config?.state ?? (relative(cwd, join(root, DEFAULT_STATE)) || DEFAULT_STATE)),
-    ...(remote ? { backend: remote } : {}),
+    get state() {
+      return stateWhere().state;
+    },
+    get backend() {
+      return stateWhere().backend;
+    },
     erroredPath: relative(cwd, join(root, ERRORED_FILE)) || ERRORED_FILE,
     parallelism,
     manifests: config?.manifests ?? [],

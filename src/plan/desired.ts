@@ -118,7 +118,10 @@ async function planByTitle(
   const gone = st && !pending ? { drift: { stateVersion: st.version, liveVersion: 0, liveMissing: true } } : {};
   const newReason = st ? (pending ? 'its create was interrupted' : 'item was deleted outside opsync') : 'new resource';
   // A title check always reads the vault's listing: somebody else may have made an item of that title.
-  const sameTitle = await scope.live.byTitle(vault.id, d.title);
+  let sameTitle = await scope.live.byTitle(vault.id, d.title);
+  // An interrupted create may have made its item moments ago, and Connect's listings lag its writes: look
+  // again, with backoff, before deciding that nothing was made (a create now would make a second one).
+  if (pending && sameTitle.length === 0) sameTitle = await scope.client.findItemsByTitleSettled(vault.id, d.title);
   const unmanaged = sameTitle.filter((s) => !managedIds.has(s.id));
   if (unmanaged.length === 0) {
     const other = sameTitle.find((s) => managedIds.has(s.id));

@@ -15,6 +15,7 @@
 //  - unlock(id) releases the lock held under that id; forceUnlock(id) releases it whoever holds it, but only
 //    when `id` is the holder's id (so a stale id never breaks a newer lock).
 
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { StateFile } from './types.js';
 
@@ -27,6 +28,11 @@ export interface LockHolder {
   host: string;
   /** Its process id, when it is an opsync process (other tools' locks have none). */
   pid?: number;
+  /**
+   * The kernel boot and pid namespace it ran in (`<boot id>/<pid ns>`), so that a dead pid is judged only
+   * where it means the same process: containers often share a host name, not their processes.
+   */
+  machine?: string;
   /** What it runs, e.g. "opsync apply". */
   command: string;
   /** The CI run that holds it, when it runs in CI (GITHUB_* / CI_JOB_URL / BUILD_URL). */
@@ -78,6 +84,8 @@ export interface StateBackend {
   /** What messages call it, without credentials: `.opsync/state.json`, `http https://ci.example/state/prod`. */
   readonly name: string;
   readonly type: 'local' | 'http' | 'postgres';
+  /** false when this backend takes no locks (an http backend without lock_address): every lock() succeeds. */
+  readonly locking?: boolean;
   read(): Promise<StateFile | undefined>;
   write(state: StateFile, opts?: WriteOptions): Promise<void>;
   /** Remove the stored document (Terraform's Delete). */
@@ -102,14 +110,27 @@ export function lockHolderInfo(command: string, env: NodeJS.ProcessEnv = process
     env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
       ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
       : env.CI_JOB_URL || env.BUILD_URL || undefined;
+  const machine = machineId();
   return {
     who: user ? `${user}@${host}` : host,
     host,
     pid: process.pid,
+    ...(machine ? { machine } : {}),
     command,
     ...(ciRunUrl ? { ciRunUrl } : {}),
     created: new Date().toISOString(),
   };
+}
+
+/** `<boot id>/<pid namespace>` on Linux; undefined where they cannot be read. */
+function machineId(): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = readlinkSync('/proc/self/ns/pid').replace(/^pid:\[(\d+)\]$/, '$1');
+    return `${boot}/${ns}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `lock 1b2c… held by ci@runner-3 (opsync apply, pid 42) since 2026-…, run https://…`. */

@@ -68,7 +68,8 @@ export function resolveBackend(
   const from = (key: string) => (key in flags ? `--backend-config ${key}` : `backend.${key} in opsync.yaml`);
   if (type === undefined) throw new UserError('--backend-config: no backend type: set backend.type in opsync.yaml or pass --backend-config type=http (or postgres, local)');
   if (type !== 'local' && type !== 'http' && type !== 'postgres') throw new UserError(`${from('type')}: "${type}" is not a backend; use local, http or postgres`);
-  const merged: Record<string, unknown> = { ...block, ...flags };
+  // A flag that changes the type leaves the file's settings (of the other type) out.
+  const merged: Record<string, unknown> = { ...(flags.type === undefined || flags.type === block?.type ? block : {}), ...flags };
   delete merged.type;
   const values: Record<string, string | number> = {};
   for (const [key, raw] of Object.entries(merged)) {
@@ -124,7 +125,9 @@ export function resolveBackend(
 
 function convert(raw: unknown, kind: Kind, where: string): string | number {
   const text = String(raw);
-  const bad = (what: string) => new UserError(`${where}: "${text}" ${what}`);
+  // A URL is quoted without what it may carry before an "@" (user:password).
+  const shown = kind === 'url' ? text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`) : text;
+  const bad = (what: string) => new UserError(`${where}: "${shown}" ${what}`);
   switch (kind) {
     case 'string':
       if (text === '') throw bad('must not be empty');

@@ -64,19 +64,31 @@ export async function acquire(backend: Lockable, opts: { timeoutMs: number; comm
       if (!(err instanceof LockError) || !err.holder) throw err;
       holder = err.holder;
     }
-    if (holder?.id && holder.pid && holder.host === info.host && !alive(holder.pid)) {
+    if (holder?.id && holder.pid && sameMachine(holder, info) && !alive(holder.pid)) {
       // Stale: force-unlock that very id (if another contender took it over first, the id no longer matches).
+      let freed = false;
       try {
         await backend.forceUnlock(holder.id);
         staleTakenOver = holder;
+        freed = true;
       } catch {
-        /* someone else took it over first */
+        /* someone else took it over first, or the backend refused: wait as for any holder */
       }
-      continue;
+      if (freed) continue;
     }
     if (Date.now() >= deadline) throw heldError(backend.name, holder);
     await new Promise((r) => setTimeout(r, Math.min(200, Math.max(10, deadline - Date.now()))));
   }
+}
+
+/**
+ * Whether a holder ran where this process runs, so that its pid means the same here: the same host name and,
+ * when the holder says it, the same kernel boot and pid namespace (containers often share a host name, not
+ * their processes). A holder written before `machine` existed is judged by its host name.
+ */
+function sameMachine(holder: LockHolder, info: Omit<LockHolder, 'id'>): boolean {
+  if (holder.host !== info.host) return false;
+  return holder.machine === undefined || holder.machine === info.machine;
 }
 
 /** `state X is locked: lock … held by …; wait for it (--lock-timeout), or if that run is gone: opsync force-unlock ID`. */
@@ -105,6 +117,7 @@ export function readLockFile(path: string): LockHolder | undefined {
       ...(typeof info.pid === 'number' ? { pid: info.pid } : {}),
       command: str(info.command),
       ...(str(info.ciRunUrl) ? { ciRunUrl: str(info.ciRunUrl) } : {}),
+      ...(str(info.machine) ? { machine: str(info.machine) } : {}),
       created: str(info.created) || str(info.createdAt),
     };
   } catch {

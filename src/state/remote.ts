@@ -41,6 +41,7 @@ export class RemoteStore implements StateHandle {
   private waiters: { serial: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private failed: Error | undefined;
   private closed = false;
+  private updating = false;
   private readonly counts = { lines: 0, batches: 0 };
 
   private constructor(
@@ -82,6 +83,7 @@ export class RemoteStore implements StateHandle {
   change(...changes: StateChange[]): Promise<void> {
     if (this.closed) return Promise.reject(new StateError(`state ${this.name} is closed`));
     if (this.failed) return Promise.reject(this.failed);
+    if (this.updating) return Promise.reject(new StateError(`state ${this.name}: a change was made while the whole state was being written`));
     for (const c of changes) {
       applyChange(this.current, c);
       this.current.serial += 1;
@@ -102,9 +104,15 @@ export class RemoteStore implements StateHandle {
     const draft = structuredClone(this.current);
     mutate(draft);
     draft.serial = this.current.serial + 1;
-    await this.backend.write(draft, { lockId: this.lockInfo.id, stored: this.known() }).catch((err: unknown) => {
+    // No change() while the draft is written: it would be lost when the draft takes the state's place.
+    this.updating = true;
+    try {
+      await this.backend.write(draft, { lockId: this.lockInfo.id, stored: this.known() });
+    } catch (err) {
       throw new StateError(this.cannotWrite(err));
-    });
+    } finally {
+      this.updating = false;
+    }
     this.counts.batches += 1;
     this.current = draft;
     this.storedSerial = draft.serial;
@@ -134,14 +142,18 @@ export class RemoteStore implements StateHandle {
       }
     }
     this.closed = true;
+    const unsaved = lost !== undefined && this.current.serial > this.storedSerial;
     let unlockFailed: Error | undefined;
-    try {
-      await this.backend.unlock(this.lockInfo.id);
-    } catch (err) {
-      unlockFailed = err as Error;
+    // Changes the backend does not have keep the lock: no other run may apply over them before they are pushed.
+    if (!unsaved) {
+      try {
+        await this.backend.unlock(this.lockInfo.id);
+      } catch (err) {
+        unlockFailed = err as Error;
+      }
     }
     await this.backend.close().catch(() => undefined);
-    if (lost && this.current.serial > this.storedSerial) {
+    if (lost && unsaved) {
       const path = this.opts.erroredPath ?? ERRORED_FILE;
       const prefix = `cannot write state ${this.name}: `;
       const reason = lost.message.startsWith(prefix) ? lost.message.slice(prefix.length) : lost.message;
@@ -153,9 +165,10 @@ export class RemoteStore implements StateHandle {
         );
       }
       const push = this.opts.pushHint ?? `opsync state push ${path}`;
-      // In the order to run them: a lock this run could not release is still held when the push comes.
-      const steps = unlockFailed ? `\`opsync force-unlock ${this.lockInfo.id}\`, then \`${push}\`` : `\`${push}\``;
-      throw new StateError(`cannot write state ${this.name}: ${reason}; the state of this run is saved in ${path}: once the backend is reachable, run ${steps}`);
+      // In the order to run them: the lock is kept until the push (on this host the push takes it over itself).
+      throw new StateError(
+        `cannot write state ${this.name}: ${reason}; the state of this run is saved in ${path}, and the lock ${this.lockInfo.id} is kept so that no other run applies over it: once the backend is reachable, run \`opsync force-unlock ${this.lockInfo.id}\`, then \`${push}\``,
+      );
     }
     if (lost) throw lost;
     if (unlockFailed) {
@@ -170,8 +183,12 @@ export class RemoteStore implements StateHandle {
     return `cannot write state ${this.name}: ${message.startsWith(prefix) ? message.slice(prefix.length) : message}`;
   }
 
-  /** What this store last stored (it holds the lock, so nobody else wrote since). */
-  private known(): { lineage: string; serial: number } | null {
+  /**
+   * What this store last stored (it holds the lock, so nobody else wrote since); undefined when the backend
+   * takes no locks (then somebody else may have, and the backend reads the state back to compare).
+   */
+  private known(): { lineage: string; serial: number } | null | undefined {
+    if (this.backend.locking === false) return undefined;
     return this.storedLineage === null ? null : { lineage: this.storedLineage, serial: this.storedSerial };
   }
 

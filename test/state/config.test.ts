@@ -51,6 +51,10 @@ describe('backend settings', () => {
     const withPassword = bad({ type: 'http', address: 'https://u:hunter2@x.example/s' }, []);
     expect(withPassword).toThrow(/the URL holds a password; set OPSYNC_HTTP_PASSWORD instead/);
     expect(() => withPassword()).not.toThrow(/hunter2/);
+    // Not a URL, with a password in it: quoted without it.
+    expect(bad(undefined, ['type=http', 'address=https://u:s3cretPW@exa mple.com/x'])).toThrow(/"https:\/\/\*\*\*@exa mple.com\/x" is not a URL/);
+    // A flag that changes the type leaves the file's other settings out.
+    expect(resolveBackend({ type: 'http', address: 'https://x' }, parseBackendFlags(['type=postgres']), env, '/p')).toMatchObject({ type: 'postgres' });
   });
 
   it('refuses secrets and unknown keys on the command line', () => {

@@ -96,13 +96,15 @@ describe('RemoteStore', () => {
     const late = store.change({ op: 'resource', resource: resource('P/b') });
     await expect(late).rejects.toThrow(/cannot write state .*the server is gone/);
     const err = await Promise.resolve(store.close()).catch((e: unknown) => e as Error);
-    expect((err as Error).message).toMatch(/the state of this run is saved in .*opsync\.errored\.json: once the backend is reachable, run `opsync state push .*opsync\.errored\.json`/);
+    expect((err as Error).message).toMatch(
+      /the state of this run is saved in .*opsync\.errored\.json, and the lock (\S+) is kept so that no other run applies over it: once the backend is reachable, run `opsync force-unlock \1`, then `opsync state push .*opsync\.errored\.json`/,
+    );
     expect(existsSync(errored)).toBe(true);
     expect(statSync(errored).mode & 0o777).toBe(0o600);
     const saved = JSON.parse(readFileSync(errored, 'utf8')) as StateFile;
     expect(Object.keys(saved.resources).sort()).toEqual(['P/a', 'P/b']);
-    // The lock was released all the same (the local backend stayed reachable for it).
-    expect(localLockHolder(path)).toBeUndefined();
+    // The lock is kept: no other run may apply over changes the backend does not have.
+    expect(localLockHolder(path)?.id).toBe(store.lockInfo.id);
   });
 
   it('an update is stored whole before it takes effect; on a failed write nothing changes', async () => {

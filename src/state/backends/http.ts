@@ -68,7 +68,7 @@ export interface HttpSettings {
 interface LockInfo {
   ID: string;
   Operation: string;
-  /** opsync's: JSON of {host, pid, ciRunUrl}, so that another opsync can name the holder. */
+  /** opsync's: JSON of {host, pid, ciRunUrl, machine}, so that another opsync can name the holder. */
   Info: string;
   Who: string;
   Version: string;
@@ -107,6 +107,11 @@ export class HttpBackend implements StateBackend {
   private readonly agent: Agent;
   /** The LockInfo of each lock this backend took, replayed to unlock it (as Terraform does). */
   private readonly taken = new Map<string, string>();
+
+  /** Terraform's rule: without a lock address nothing is locked. */
+  get locking(): boolean {
+    return this.lockAddress !== undefined;
+  }
 
   constructor(settings: HttpSettings) {
     const address = parseAddress(settings.address, 'address');
@@ -204,7 +209,7 @@ export class HttpBackend implements StateBackend {
     const ours: LockInfo = {
       ID: holder.id,
       Operation: holder.command,
-      Info: JSON.stringify({ host: holder.host, ...(holder.pid !== undefined ? { pid: holder.pid } : {}), ...(holder.ciRunUrl ? { ciRunUrl: holder.ciRunUrl } : {}) }),
+      Info: JSON.stringify({ host: holder.host, ...(holder.pid !== undefined ? { pid: holder.pid } : {}), ...(holder.ciRunUrl ? { ciRunUrl: holder.ciRunUrl } : {}), ...(holder.machine ? { machine: holder.machine } : {}) }),
       Who: holder.who,
       Version: VERSION,
       Created: holder.created,
@@ -416,6 +421,7 @@ function holderFrom(text: string, sent?: LockInfo): LockHolder | undefined {
     ...(pid !== undefined ? { pid } : {}),
     command: echo ? '' : str(doc.Operation),
     ...(str(info.ciRunUrl) ? { ciRunUrl: str(info.ciRunUrl) } : {}),
+    ...(str(info.machine) ? { machine: str(info.machine) } : {}),
     created: str(doc.Created),
   };
 }
