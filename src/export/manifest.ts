@@ -370,7 +370,8 @@ function readsBack(text: string, data: unknown): boolean {
  * item keys, which export makes from titles without a `$`.
  */
 function escapeInterpolation(v: unknown): unknown {
-  if (typeof v === 'string') return v.includes('${') ? v.replaceAll('${', '$${') : v;
+  // A function as the replacement: in a replacement string `$$` means one `$`.
+  if (typeof v === 'string') return v.includes('${') ? v.replaceAll('${', () => '$${') : v;
   if (Array.isArray(v)) return v.map(escapeInterpolation);
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};

@@ -186,3 +186,8 @@ export function positionOf(doc: Document, lines: LineCounter, file: string, path
   const { line, col } = lines.linePos(offset);
   return { file, line, col };
 }
+
+/** `file:line:col`, and the expansion it is inside (`file:12:7 (for_each "production")`). */
+export function formatPos(p: { file: string; line: number; col: number; instance?: string }): string {
+  return `${p.file}:${p.line}:${p.col}${p.instance !== undefined ? ` (${p.instance})` : ''}`;
+}

@@ -3,6 +3,7 @@
 // apply creates, generates or rotates as known after apply); apply writes a dependent after its dependencies,
 // independent items in parallel; validate refuses cycles. Pure: no I/O.
 
+import { formatPos } from '../manifest/positions.js';
 import type { DesiredField, DesiredItem, Diagnostic, SourcePos } from '../manifest/types.js';
 import { parseRef, type ParsedRef } from '../manifest/values.js';
 import { BUILTIN_FIELD_IDS } from './itemBody.js';
@@ -106,7 +107,7 @@ export function findCycle(graph: DependencyGraph): RefEdge[] | undefined {
 /** The one-line error for a cycle: every address in it, and where each reference is written. */
 export function describeCycle(cycle: readonly RefEdge[]): { message: string; pos: SourcePos } {
   const addresses = [...cycle.map((e) => e.from), cycle[cycle.length - 1].to];
-  const where = cycle.map((e) => `${e.from} field "${e.field}" at ${e.pos.file}:${e.pos.line}:${e.pos.col}`).join('; ');
+  const where = cycle.map((e) => `${e.from} field "${e.field}" at ${formatPos(e.pos)}`).join('; ');
   return { message: `reference cycle: ${addresses.join(' -> ')} (${where}); one of these must take its value from elsewhere`, pos: cycle[0].pos };
 }
 

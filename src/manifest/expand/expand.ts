@@ -1,5 +1,6 @@
 // The expansion stage over a whole manifest set (see index.ts for the boundary and the order of steps).
 
+import { formatPos } from '../positions.js';
 import type { Diagnostic, SourcePos } from '../types.js';
 import { interpolateString, interpolateTree, isObj, setKey, type Report, type Scope, type VarValue } from './interpolate.js';
 import { composeLocate, graft, isIdentity, joinInstance, type Origin, type OriginNode } from './origins.js';
@@ -33,7 +34,7 @@ function usesStructure(data: Obj): boolean {
 }
 
 const kindOf = (v: unknown) => (Array.isArray(v) ? 'a list' : isObj(v) ? 'a map' : v === null || v === undefined ? 'empty' : `a ${typeof v === 'boolean' ? 'bool' : typeof v}`);
-export const where = (p: SourcePos) => `${p.file}:${p.line}:${p.col}${p.instance !== undefined ? ` (${p.instance})` : ''}`;
+export const where = (p: SourcePos): string => formatPos(p);
 const instanceOf = (each: Each | undefined) => (each ? `for_each ${JSON.stringify(each.key)}` : undefined);
 
 /** The elements a `for_each:` names (each.key, each.value), or undefined when it is malformed (reported). */
