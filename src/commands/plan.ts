@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import type { Manifest, VaultDefaults } from '../manifest/types.js';
 import { renderValidateJson } from '../ui/validateJson.js';
 import { makePlan } from '../plan/build.js';
+import { makeRefreshOnlyPlan } from '../plan/refreshOnly.js';
 import { checkSafety, type SafetyLimits } from '../plan/safety.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
@@ -45,6 +46,8 @@ export interface PlanFlags extends ConnectionFlags, StateTarget {
   rotate: string[];
   /** --replace: addresses to replace (create-before-destroy) although nothing requires it. */
   replace?: string[];
+  /** --refresh-only: report only drift (live changed outside opsync since the state recorded it), never a proposal. */
+  refreshOnly?: boolean;
   /** --split-dir: also write the Markdown plan's parts to DIR/plan.1.md, plan.2.md, ... (implies --format markdown). */
   splitDir?: string;
   /** --json-stream: events on stdout instead of the plan (machine.ts). */
@@ -126,11 +129,27 @@ export function planExitCode(plan: Plan, detailed: boolean | undefined): number 
   return detailed && hasChanges(plan) ? 2 : 0;
 }
 
-export function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode'] = 'normal'): Promise<number> {
+export function planCommand(paths: string[], flags: PlanFlags, io: IO, mode: 'normal' | 'destroy' = 'normal'): Promise<number> {
+  if (flags.refreshOnly) checkRefreshOnlyFlags(flags);
   return withEventStream('plan', flags, io, (events) => planRun(paths, { ...flags, events }, io, mode));
 }
 
-async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mode']): Promise<number> {
+/**
+ * --refresh-only reports and proposes nothing, so what would shape or keep a proposal is refused, in one line,
+ * before anything is read. A saved plan is refused rather than made unappliable: there is nothing in it to apply
+ * (`opsync refresh` is what records live in the state).
+ */
+export function checkRefreshOnlyFlags(flags: Pick<PlanFlags, 'out' | 'rotate' | 'replace' | 'jsonStream'>): void {
+  const refuse = (what: string) => new UserError(`--refresh-only ${what}`);
+  if (flags.out !== undefined) {
+    throw refuse('plans cannot be saved or applied (they report drift and propose nothing): drop --out; `opsync refresh` records live in the state, `opsync plan --out` saves what apply would change');
+  }
+  if (flags.rotate.length > 0) throw refuse('proposes no change: drop --rotate (`opsync plan --rotate` shows a rotation)');
+  if (flags.replace?.length) throw refuse('proposes no change: drop --replace (`opsync plan --replace` shows a replace)');
+  if (flags.jsonStream) throw refuse('writes no event stream: use --format json for one document');
+}
+
+async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: 'normal' | 'destroy'): Promise<number> {
   const { events } = flags;
   const manifest = loadOrFail(paths, io, loadFlags(flags, events));
   const state = await currentState(flags);
@@ -142,11 +161,14 @@ async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: Plan['mo
     // the plan view), else on a terminal's stderr only; erased before the plan (clear() may return a promise).
     const tui = !flags.format && !events && io.interactive;
     const refresh = tui ? (await import('../ui/tui/index.js')).planningProgress({ color: io.color, err: io.err }) : refreshProgress();
-    const plan = await makePlan(
-      { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress, ...refreshedEvents(events) },
-      { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
+    const ctx = { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress, ...refreshedEvents(events) };
+    const plan = await (
+      flags.refreshOnly
+        ? makeRefreshOnlyPlan(ctx, { manifest, state, targets: flags.target })
+        : makePlan(ctx, { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode })
     ).finally(() => refresh.clear());
-    for (const v of checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
+    // A refresh-only plan deletes nothing: no safety limit applies.
+    for (const v of flags.refreshOnly ? [] : checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
       plan.diagnostics.push({ severity: 'warning', kind: 'safety', message: `${v.message}: apply will refuse this plan without --force` });
     }
     // Signed with the digest key, so apply refuses any edit of it.

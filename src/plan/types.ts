@@ -133,6 +133,8 @@ export interface PlanSummary {
   protect: number;
 }
 
+export type PlanMode = 'normal' | 'destroy' | 'refresh-only';
+
 export interface Plan {
   formatVersion: typeof PLAN_FORMAT_VERSION;
   opsyncVersion: string;
@@ -145,8 +147,12 @@ export interface Plan {
   rotate: string[];
   /** --replace addresses (absent in plans saved before it existed). */
   replace?: string[];
-  /** 'destroy' plans delete every managed resource. */
-  mode: 'normal' | 'destroy';
+  /**
+   * 'destroy' plans delete every managed resource. 'refresh-only' (plan --refresh-only, src/plan/refreshOnly.ts)
+   * only reports drift: every change is a noop, `drift` set where live changed outside opsync since the state
+   * recorded it, before/after as recorded and as live; it is never saved or applied.
+   */
+  mode: PlanMode;
   changes: ResourceChange[];
   diagnostics: PlanDiagnostic[];
   summary: PlanSummary;
