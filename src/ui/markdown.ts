@@ -103,7 +103,8 @@ function itemHead(c: ResourceChange): string[] {
   return out;
 }
 
-function itemBlock(c: ResourceChange): string {
+/** A refresh-only plan's rows say what the state recorded and what is live, not what apply would send. */
+function itemBlock(c: ResourceChange, refreshOnly = false): string {
   const out = itemHead(c);
   const notes: string[] = [];
   if (c.reasons.length) notes.push(`Because: ${c.reasons.map(md).join('; ')}`);
@@ -119,7 +120,7 @@ function itemBlock(c: ResourceChange): string {
 
   const rows = c.changes.flatMap(attrRows);
   if (rows.length) {
-    out.push('', '| ± | Attribute | Before | After |', '|:-:|---|---|---|');
+    out.push('', refreshOnly ? '| ± | Attribute | Recorded | Live |' : '| ± | Attribute | Before | After |', '|:-:|---|---|---|');
     for (const r of rows) out.push(`| ${md(r.marker)} | ${md(r.label)} | ${beforeCell(r)} | ${afterCell(r)} |`);
     for (const r of rows) {
       if (!r.lines) continue;
@@ -220,7 +221,7 @@ function diagnosticsCallout(diags: PlanDiagnostic[], more: number): string[] {
 function countsTable(plan: Plan): string[] {
   const groups = byVault(plan.changes);
   const total = summarise(plan.changes);
-  const cols: [keyof PlanSummary, string][] = [
+  const all: [keyof PlanSummary, string][] = [
     ['delete', 'Delete'],
     ['replace', 'Replace'],
     ['update', 'Update'],
@@ -231,6 +232,8 @@ function countsTable(plan: Plan): string[] {
     ['drifted', 'Drifted'],
     ['noop', 'Unchanged'],
   ];
+  // A refresh-only plan only checks: every resource is a noop, some of them drifted.
+  const cols: [keyof PlanSummary, string][] = plan.mode === 'refresh-only' ? [['drifted', 'Drifted'], ['noop', 'Checked']] : all;
   const row = (name: string, s: PlanSummary) => `| ${name} | ${cols.map(([k]) => (s[k] && (k === 'delete' || k === 'replace') ? `<b>${s[k]}</b>` : String(s[k]))).join(' | ')} |`;
   const out = [`| Vault | ${cols.map(([, h]) => h).join(' | ')} |`, `|---|${cols.map(() => '--:').join('|')}|`];
   for (const [vault, changes] of groups) out.push(row(md(vault), summarise(changes)));
@@ -308,7 +311,8 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
   const max = opts.maxChars ?? DEFAULT_MARKDOWN_MAX_CHARS;
   const changed = hasChanges(plan);
   const shown = plan.changes.filter(isShown);
-  const title = `opsync ${plan.mode === 'destroy' ? 'destroy plan' : 'plan'}`;
+  const refreshOnly = plan.mode === 'refresh-only';
+  const title = `opsync ${plan.mode === 'destroy' ? 'destroy plan' : refreshOnly ? 'drift check (plan --refresh-only)' : 'plan'}`;
   const other = plan.diagnostics.filter((d) => d.kind !== 'safety');
   const applyCmd = opts.applyCommand ?? defaultApplyCommand(plan);
 
@@ -340,7 +344,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
       ...(opts.commit ? [`commit ${commitText(opts.commit)}`] : []),
       `opsync ${md(plan.opsyncVersion)}`,
       `plan created ${md(plan.createdAt)}`,
-      `apply with ${code(applyCmd)}`,
+      refreshOnly ? `nothing to apply: ${code('opsync plan')} shows what apply would change` : `apply with ${code(applyCmd)}`,
     ];
     return `<sub>${bits.join(' · ')}</sub>\n`;
   };
@@ -350,7 +354,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
   const units: Unit[] = [];
   if (shown.length) {
     contexts.set('table', {
-      open: (cont) => `#### Changes${cont ? ' (continued)' : ''}\n\n${TABLE_HEAD}`,
+      open: (cont) => `#### ${refreshOnly ? 'Drift' : 'Changes'}${cont ? ' (continued)' : ''}\n\n${TABLE_HEAD}`,
       close: '\n',
     });
     const ordered = shown.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i);
@@ -369,7 +373,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
       open: (cont) => `<details><summary><b>${md(vault)}</b>${cont ? ' (continued)' : ''} · ${counts}</summary>\n\n`,
       close: '</details>\n\n',
     });
-    for (const c of items) units.push({ ctx: key, text: `${itemBlock(c)}\n`, short: `${shortItemBlock(c)}\n` });
+    for (const c of items) units.push({ ctx: key, text: `${itemBlock(c, refreshOnly)}\n`, short: `${shortItemBlock(c)}\n` });
   }
 
   // One comment when it all fits.

@@ -236,10 +236,28 @@ export function summaryCounts(s: PlanSummary): string {
   ].join(', ');
 }
 
+/** Said in every summary of a refresh-only plan: an edit of the manifests not applied yet is no drift. */
+export const REFRESH_ONLY_NOTE = 'manifest changes not shown (--refresh-only)';
+
+/** The last line of a refresh-only plan: `Drift: 2 drifted, 5 in sync; manifest changes not shown (--refresh-only).` */
+function refreshOnlySummary(plan: Plan, changed: boolean, errors: number): string {
+  const drifted = plan.changes.filter((c) => c.drift && !c.drift.ignored).length;
+  const tolerated = plan.changes.filter((c) => c.drift?.ignored).length;
+  const counts = [
+    `${drifted} drifted`,
+    ...(tolerated ? [`${tolerated} changed only in ignored paths (tolerated)`] : []),
+    `${plan.changes.length - drifted - tolerated} in sync`,
+  ].join(', ');
+  if (errors > 0) return `Drift check incomplete: ${errors} error(s) above; checked: ${counts}; ${REFRESH_ONLY_NOTE}.`;
+  if (!changed) return `No drift. Live items match what the state recorded: ${counts}; ${REFRESH_ONLY_NOTE}.`;
+  return `Drift: ${counts}; ${REFRESH_ONLY_NOTE}.`;
+}
+
 /** The last line of a plan: `Plan: 2 to create, ... 1 drifted.` or `No changes. ...`. */
 export function summaryLine(plan: Plan, changed: boolean): string {
   const s = plan.summary;
   const errors = plan.diagnostics.filter((d) => d.severity === 'error').length;
+  if (plan.mode === 'refresh-only') return refreshOnlySummary(plan, changed, errors);
   // An incomplete plan never says "no changes": the resources in error were not planned at all.
   if (errors > 0) return `Plan incomplete: ${errors} error(s) above; nothing can be applied until they are fixed. Planned: ${summaryCounts(s)}.`;
   if (!changed) return `No changes. Live items match the manifests: ${s.noop} unchanged, ${s.drifted} drifted.`;

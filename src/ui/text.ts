@@ -17,9 +17,12 @@ export function renderPlanText(plan: Plan, opts: TextOptions = {}): string {
   lines.push({ text: `Connect: ${inline(plan.connectHost)}`, style: 'comment' });
   if (plan.targets.length) lines.push({ text: `Targets: ${plan.targets.map(inline).join(', ')}`, style: 'comment' });
   if (plan.mode === 'destroy') lines.push({ text: 'Mode: destroy (every managed item is deleted)', style: 'warning' });
+  const refreshOnly = plan.mode === 'refresh-only';
+  if (refreshOnly) lines.push({ text: 'Mode: refresh-only (live compared with what the state recorded; nothing to apply)', style: 'comment' });
   lines.push({ text: '', style: 'plain' });
   if (changed) {
-    lines.push({ text: 'opsync will perform the following actions:', style: 'heading' }, { text: '', style: 'plain' });
+    const heading = refreshOnly ? 'Items changed outside opsync since the state recorded them (recorded -> live):' : 'opsync will perform the following actions:';
+    lines.push({ text: heading, style: 'heading' }, { text: '', style: 'plain' });
   }
   for (const c of plan.changes) {
     if (!isShown(c)) continue;

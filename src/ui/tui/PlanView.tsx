@@ -47,7 +47,7 @@ export function PlanView({ plan, color = !noColorRequested(), height, width, onQ
   }, []); // eslint-disable-line react-hooks/exhaustive-deps
 
   const { browser } = review;
-  const empty = browser.filter ? `No item matches "${inline(browser.filter)}".` : 'Nothing to change.';
+  const empty = browser.filter ? `No item matches "${inline(browser.filter)}".` : plan.mode === 'refresh-only' ? 'No drift.' : 'Nothing to change.';
   return (
     <Box flexDirection="column">
       <Lines lines={review.header} color={color} />

@@ -39,6 +39,7 @@ export function headerLines(plan: Plan, width: number, maxDiagnosticLines: numbe
   const where = [
     `Connect ${inline(plan.connectHost)}`,
     plan.mode === 'destroy' ? 'destroy: every managed item is deleted' : '',
+    plan.mode === 'refresh-only' ? 'refresh-only: drift since the state recorded it (recorded -> live), nothing to apply' : '',
     plan.targets.length ? `targets ${plan.targets.map(inline).join(', ')}` : '',
   ].filter(Boolean);
   for (const l of wrapLine(where.join(' · '), width, '  ')) out.push({ text: l, style: 'comment' });
