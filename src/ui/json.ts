@@ -7,7 +7,7 @@ import type { JsonPatchOp } from '../connect/types.js';
 import { SENSITIVE_NOTE } from './present.js';
 
 /** Bumped in its minor part for additions, in its major part for anything a consumer could trip on. */
-export const PLAN_JSON_FORMAT_VERSION = '1.2';
+export const PLAN_JSON_FORMAT_VERSION = '1.3';
 
 export interface PlanJsonChange {
   path: string;
