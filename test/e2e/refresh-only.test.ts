@@ -174,7 +174,14 @@ describe('opsync plan --refresh-only', () => {
     expect(r.stdout).toContain('~ field credential: (changed outside opsync (generated value; --rotate to replace it))');
     const json = await cli([...REFRESH_ONLY, '--format', 'json'], ENV);
     expect(validPlan(JSON.parse(json.stdout)), JSON.stringify(validPlan.errors)).toBe(true);
-    expectNoLeak([r, json], [generated, HAND_KEY, DB_PASSWORD]);
+    // The check writes nothing; `opsync refresh` accepts what there is nothing to send for, and it stops.
+    const again = await cli(REFRESH_ONLY, ENV);
+    expect(again.code).toBe(2);
+    const refresh = await cli(['refresh', 'm.yaml'], ENV);
+    expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
+    const after = await cli(REFRESH_ONLY, ENV);
+    expect(after.code, after.stdout).toBe(0);
+    expectNoLeak([r, json, again, refresh, after], [generated, HAND_KEY, DB_PASSWORD]);
   });
 
   it('reports an item deleted by hand', async () => {
