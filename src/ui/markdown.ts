@@ -139,8 +139,10 @@ function shortItemBlock(c: ResourceChange): string {
   return [...itemHead(c), '', `<i>Its ${rows} changed attribute(s) are too long for a comment: \`opsync plan\` shows them.</i>`, ''].join('\n');
 }
 
-function vaultCounts(changes: ResourceChange[]): string {
+function vaultCounts(changes: ResourceChange[], refreshOnly = false): string {
   const n = summarise(changes);
+  // A refresh-only plan's resources are all noops: checked, some of them drifted.
+  if (refreshOnly) return [n.drifted && `${n.drifted} drifted`, `${n.noop} checked`].filter(Boolean).join(', ');
   const parts = [
     n.create && `${n.create} to create`,
     n.update && `${n.update} to update`,
@@ -368,7 +370,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
     const items = changes.filter(isShown);
     if (!items.length) continue;
     const key = `vault:${vault}`;
-    const counts = md(vaultCounts(changes));
+    const counts = md(vaultCounts(changes, refreshOnly));
     contexts.set(key, {
       open: (cont) => `<details><summary><b>${md(vault)}</b>${cont ? ' (continued)' : ''} · ${counts}</summary>\n\n`,
       close: '</details>\n\n',

@@ -274,6 +274,7 @@ describe('a refresh-only plan in every view', () => {
     expect(md).toContain('| Vault | Drifted | Checked |');
     expect(md).toContain('| ± | Attribute | Recorded | Live |');
     expect(md).toContain('#### Drift');
+    expect(md).toContain('<b>Private</b> · 3 drifted, 4 checked</summary>');
     expect(md).not.toMatch(/apply with|Delete \|/);
   });
 
