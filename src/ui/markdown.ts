@@ -4,6 +4,8 @@
 // per item; split into numbered parts when it passes a comment's size, never a secret value. Every value is
 // entity-escaped (no Markdown, HTML, @mention or #reference can come through a value).
 
+import { formatPos } from '../manifest/positions.js';
+import { requestsSentence } from './requests.js';
 import { hasChanges, summarise, type Plan, type PlanDiagnostic, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import {
   actionLabel,
@@ -190,7 +192,7 @@ function cautionCallout(plan: Plan, overflow?: { listed: number; rest: number })
 }
 
 function diagnosticItem(d: PlanDiagnostic): string {
-  const where = d.pos ? `${code(`${d.pos.file}:${d.pos.line}:${d.pos.col}`)} ` : '';
+  const where = d.pos ? `${code(formatPos(d.pos))} ` : '';
   const addr = d.address ? `${code(d.address)}: ` : '';
   const msg = multiline(d.message).split('\n').map(md).join('<br>');
   return `- <b>${d.severity === 'error' ? 'Error' : 'Warning'}</b> ${where}${addr}${msg}`;
@@ -346,6 +348,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
       ...(opts.commit ? [`commit ${commitText(opts.commit)}`] : []),
       `opsync ${md(plan.opsyncVersion)}`,
       `plan created ${md(plan.createdAt)}`,
+      ...(plan.requests ? [`Connect requests: ${md(requestsSentence(plan.requests))}`] : []),
       refreshOnly ? `nothing to apply: ${code('opsync plan')} shows what apply would change` : `apply with ${code(applyCmd)}`,
     ];
     return `<sub>${bits.join(' · ')}</sub>\n`;

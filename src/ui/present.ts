@@ -1,6 +1,7 @@
 // How a Plan reads, shared by the text, Markdown and terminal views so they always say the same thing.
 // Presentation only: which items change, and how, is the engine's decision, recorded in the Plan.
 
+import { formatPos } from '../manifest/positions.js';
 import { structuredPatch } from 'diff';
 import { changesStateOnly, type AttrChange, type Plan, type PlanDiagnostic, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import type { Style } from './color.js';
@@ -212,7 +213,7 @@ export function diagnosticLines(d: PlanDiagnostic): StyledLine[] {
   const [first = '', ...rest] = multiline(d.message).split('\n');
   const out: StyledLine[] = [{ text: `${label}: ${where}${first}`, style: d.severity }];
   for (const r of rest) out.push({ text: `  ${r}`, style: 'plain' });
-  if (d.pos) out.push({ text: `  at ${inline(d.pos.file)}:${d.pos.line}:${d.pos.col}`, style: 'comment' });
+  if (d.pos) out.push({ text: `  at ${inline(formatPos(d.pos))}`, style: 'comment' });
   return out;
 }
 

@@ -299,14 +299,14 @@ describe('plan errors inside an expansion', () => {
     expect(plan.diagnostics.map((d) => d.pos)).toEqual([{ file: 'm.yaml', line: 2, col: 8, instance: 'for_each "staging"' }]);
   });
 
-  // bugs16.md: the text and Markdown plans print the position without its instance.
-  it.fails('name the instance in the text and Markdown plans', async () => {
+  // The text and Markdown plans print a position with its instance, as stderr does.
+  it('name the instance in the text and Markdown plans', async () => {
     write('m.yaml', TYPO);
     const text = await cli(['plan', 'm.yaml']);
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('at m.yaml:2:8 (for_each "staging")');
     const md = await cli(['plan', 'm.yaml', '--format', 'markdown']);
-    expect(md.stdout).toMatch(/m\.yaml&#58;2&#58;8.{0,40}for_each/);
+    expect(md.stdout).toContain('<code>m.yaml&#58;2&#58;8 (for&#95;each &#34;staging&#34;)</code>');
   });
 });
 
