@@ -1,4 +1,6 @@
 // What apply reports as it goes, and what it ends with. Renderers (src/ui) show these; they decide nothing.
+import type { RequestCost } from '../connect/cost.js';
+import type { WritePacing } from '../plan/budget.js';
 import type { ChangeAction } from '../plan/types.js';
 
 export type OperationStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -17,6 +19,10 @@ export interface ApplyResult {
   /** Stopped early by a signal: running operations finished, no new ones started. */
   interrupted: boolean;
   elapsedMs: number;
+  /** The Connect requests of the whole run (planning included), set by the command once it is done. */
+  requests?: RequestCost;
+  /** Writes were paced (budget.writesPerHour or --max-writes-per-second): at this many a second. */
+  pacing?: WritePacing;
 }
 
 export interface ApplyOptions {

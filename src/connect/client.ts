@@ -7,6 +7,8 @@ import { ConnectError } from './errors.js';
 import { filterEq } from './filter.js';
 import { DEFAULT_SETTLE, settle, type SettlePolicy } from './settle.js';
 import type { RequestLog } from './log.js';
+import type { RequestCost } from './cost.js';
+import type { WritePacer } from './pacing.js';
 import { Transport, type RequestStats, type RetryEvent } from './transport.js';
 import {
   CONNECT_ID,
@@ -88,6 +90,16 @@ export class ConnectClient {
     s.total = 0;
     s.retries = 0;
     for (const k of Object.keys(s.byOperation)) delete s.byOperation[k];
+  }
+
+  /** The requests sent so far (retries included and counted apart), by kind: what the run cost (cost.ts). */
+  get cost(): RequestCost {
+    return this.transport.cost.snapshot();
+  }
+
+  /** Paces every write from now on (each attempt takes a token first); undefined stops pacing. */
+  paceWrites(pacer: WritePacer | undefined): void {
+    this.transport.writePacer = pacer;
   }
 
   /** How many writes to a vault may be in flight now (halved by each 409, grown back by successes). */

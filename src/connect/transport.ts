@@ -23,6 +23,8 @@ import {
   type BackoffPolicy,
 } from './retry.js';
 import type { RequestLog } from './log.js';
+import { RequestCounter } from './cost.js';
+import type { WritePacer } from './pacing.js';
 import { Semaphore } from './semaphore.js';
 import { VaultGate } from './vaultGate.js';
 import { UserError } from '../errors.js';
@@ -131,6 +133,10 @@ export function parseHost(host: string): { origin: string; basePath: string; dis
 
 export class Transport {
   readonly stats: RequestStats = { total: 0, byOperation: {}, retries: 0 };
+  /** The requests sent, by kind (cost.ts): what plan and apply report a run cost. */
+  readonly cost = new RequestCounter();
+  /** Set while writes are paced (pacing.ts): every write attempt, retries included, takes a token first. */
+  writePacer: WritePacer | undefined;
   private readonly pool: Pool;
   private readonly semaphore: Semaphore;
   /** Writes per vault, adapting to 409s; the semaphore still bounds everything together. */
@@ -245,11 +251,15 @@ export class Transport {
       this.stats.byOperation[operation] = (this.stats.byOperation[operation] ?? 0) + 1;
       if (attempt > 1) this.stats.retries++;
 
+      // Before a slot is held, so reads are not kept waiting behind a paced write.
+      if (hasEffect && this.writePacer) await this.writePacer.take();
       const exchange = () =>
         this.semaphore.run(async () => {
           const t0 = performance.now();
           const o = await this.attempt(spec, fullPath, bodyText, redact);
           took = performance.now() - t0;
+          // Counted once it went out: a connection never made sent nothing (and cost nothing).
+          if (o.kind !== 'network' || !CONNECT_PHASE_CODES.has(o.code)) this.cost.record(spec.method, spec.template, attempt > 1);
           return o;
         });
       const vault = spec.method !== 'GET' ? spec.params?.vault : undefined;

@@ -2,6 +2,7 @@
 // apply carries it out. It never holds a secret value: sensitive attributes carry markers, not values, and
 // what apply needs to resolve values again is the desired spec (value *sources*) plus keyed digests.
 
+import type { RequestCost } from '../connect/cost.js';
 import type { JsonPatchOp } from '../connect/types.js';
 import type { DesiredItem, SourcePos } from '../manifest/types.js';
 
@@ -156,6 +157,11 @@ export interface Plan {
   changes: ResourceChange[];
   diagnostics: PlanDiagnostic[];
   summary: PlanSummary;
+  /**
+   * The Connect requests making this plan sent (src/connect/cost.ts), set by the command that made it; absent in
+   * a saved plan (it is what planning cost then, not what applying it costs).
+   */
+  requests?: RequestCost;
 }
 
 /** A noop whose item stays as it is but whose state entry changes: a moved address, a protect flag. */

@@ -3,13 +3,15 @@
 // Built from the plan, the apply's result and its events; decides nothing, and holds no value.
 
 import type { ApplyEvent, ApplyResult } from '../apply/types.js';
+import type { RequestCost } from '../connect/cost.js';
 import type { ChangeAction, Plan, PlanSummary } from '../plan/types.js';
 import { hasChanges } from '../plan/types.js';
 import { VERSION } from '../version.js';
 import { diagnosticFields, escapeJsonControls, planned, type DiagnosticFields, type RunStatus } from './events.js';
+import { requestsJson, type RequestsJson } from './requests.js';
 
 /** Bumped in its minor part for additions, in its major part for anything a consumer could trip on. */
-export const APPLY_RESULT_FORMAT_VERSION = '1.0';
+export const APPLY_RESULT_FORMAT_VERSION = '1.1';
 
 export type OperationOutcome = 'done' | 'failed' | 'skipped';
 
@@ -39,6 +41,10 @@ export interface ApplyResultJson {
   state: { lineage: string; serial: number };
   elapsed_ms: number;
   diagnostics: DiagnosticFields[];
+  /** The Connect requests of the whole run, by kind (src/connect/cost.ts). */
+  requests?: RequestsJson;
+  /** How the writes were paced, when they were (budget.writesPerHour or --max-writes-per-second). */
+  pacing?: { writes_per_second: number; source: 'budget' | 'flag'; estimated_writes: number; estimated_seconds: number };
 }
 
 /** What the apply's `done` events said of each address (its item id and version then). */
@@ -66,6 +72,8 @@ export interface ApplyResultInput {
   savedPlan?: string;
   /** Diagnostics besides the plan's (the safety limits a --force apply went over). */
   extraDiagnostics?: DiagnosticFields[];
+  /** The run's Connect requests (else the result's, when it ran). */
+  requests?: RequestCost;
 }
 
 export function applyResultJson(input: ApplyResultInput): ApplyResultJson {
@@ -92,6 +100,7 @@ export function applyResultJson(input: ApplyResultInput): ApplyResultJson {
     });
   }
   const doneByAction = { create: 0, update: 0, replace: 0, delete: 0, forget: 0 };
+  const requests = input.requests ?? result?.requests;
   for (const d of result?.done ?? []) if (d.action !== 'noop') doneByAction[d.action] += 1;
   return {
     format_version: APPLY_RESULT_FORMAT_VERSION,
@@ -111,6 +120,17 @@ export function applyResultJson(input: ApplyResultInput): ApplyResultJson {
     state: { lineage: input.state.lineage, serial: input.state.serial },
     elapsed_ms: Math.round(result?.elapsedMs ?? 0),
     diagnostics: [...plan.diagnostics.map(diagnosticFields), ...(input.extraDiagnostics ?? [])],
+    ...(requests ? { requests: requestsJson(requests) } : {}),
+    ...(result?.pacing
+      ? {
+          pacing: {
+            writes_per_second: result.pacing.perSecond,
+            source: result.pacing.source,
+            estimated_writes: result.pacing.estimatedWrites,
+            estimated_seconds: Math.round(result.pacing.estimatedMs / 100) / 10,
+          },
+        }
+      : {}),
   };
 }
 

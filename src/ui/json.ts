@@ -5,9 +5,10 @@
 import { hasChanges, type AttrChange, type Plan, type PlanSummary, type ResourceChange } from '../plan/types.js';
 import type { JsonPatchOp } from '../connect/types.js';
 import { SENSITIVE_NOTE } from './present.js';
+import { requestsJson, type RequestsJson } from './requests.js';
 
 /** Bumped in its minor part for additions, in its major part for anything a consumer could trip on. */
-export const PLAN_JSON_FORMAT_VERSION = '1.3';
+export const PLAN_JSON_FORMAT_VERSION = '1.4';
 
 export interface PlanJsonChange {
   path: string;
@@ -58,6 +59,8 @@ export interface PlanJson {
     message: string;
     pos?: { file: string; line: number; col: number; instance?: string };
   }[];
+  /** The Connect requests making the plan sent, by kind (absent for a saved plan shown again). */
+  requests?: RequestsJson;
 }
 
 function changeToJson(c: AttrChange): PlanJsonChange {
@@ -125,6 +128,7 @@ export function planToJson(plan: Plan): PlanJson {
       message: d.message,
       ...(d.pos ? { pos: { file: d.pos.file, line: d.pos.line, col: d.pos.col, ...(d.pos.instance !== undefined ? { instance: d.pos.instance } : {}) } } : {}),
     })),
+    ...(plan.requests ? { requests: requestsJson(plan.requests) } : {}),
   };
 }
 

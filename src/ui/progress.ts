@@ -4,6 +4,7 @@ import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { UserError } from '../errors.js';
 import type { ChangeAction, Plan, ResourceChange } from '../plan/types.js';
 import { createRateMeter, formatCount, formatDuration, formatEta, formatRate, percent, type RateSnapshot } from './rate.js';
+import { requestsLine } from './requests.js';
 import { inline } from './sanitize.js';
 
 const VERBS: Record<ChangeAction, { ing: string; ed: string; noun: string }> = {
@@ -99,6 +100,7 @@ export function renderApplyResult(r: ApplyResult, plan?: Pick<Plan, 'changes'>):
     lines.push('Left undone:');
     for (const s of r.skipped) lines.push(`  ${MARKERS[s.action]} ${inline(s.address)} (${s.action}): ${inline(s.reason)}`);
   }
+  if (r.requests) lines.push(requestsLine(r.requests));
   return `${lines.join('\n')}\n`;
 }
 

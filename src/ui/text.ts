@@ -3,6 +3,7 @@
 import { hasChanges, type Plan } from '../plan/types.js';
 import { noColorRequested, paint } from './color.js';
 import { detailLines, diagnosticLines, headerLine, isShown, summaryLine, type StyledLine } from './present.js';
+import { requestsLine } from './requests.js';
 import { inline } from './sanitize.js';
 
 export interface TextOptions {
@@ -30,5 +31,6 @@ export function renderPlanText(plan: Plan, opts: TextOptions = {}): string {
   }
   for (const d of plan.diagnostics) lines.push(...diagnosticLines(d), { text: '', style: 'plain' });
   lines.push({ text: summaryLine(plan, changed), style: 'heading' });
+  if (plan.requests) lines.push({ text: requestsLine(plan.requests), style: 'comment' });
   return lines.map((l) => paint(l.text, l.style, color)).join('\n') + '\n';
 }

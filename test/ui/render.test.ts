@@ -105,7 +105,7 @@ describe('json', () => {
   });
   it('keeps every resource, no-ops included, with snake_case keys', () => {
     const out = planToJson(fixturePlan());
-    expect(out.format_version).toBe('1.3');
+    expect(out.format_version).toBe('1.4');
     expect(out.resource_changes.map((r) => r.action)).toContain('noop');
     const db = out.resource_changes.find((r) => r.address === 'Production/db-primary');
     expect(db).toMatchObject({ method: 'patch', item_id: 'a1b2c3d4e5f6g7h8i9j0k1l2m3', planned_version: 7, drift: { state_version: 5, live_version: 7 } });
