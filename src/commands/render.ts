@@ -3,6 +3,7 @@
 // {ref:}); nothing but the manifests and OPSYNC_VAR_<NAME> is read. A secret field's literal (allowLiteral)
 // is not shown either: a variable may have put it there, a value git never held.
 
+import { isSecretField, type FieldPurpose, type FieldType } from '../connect/types.js';
 import { renderManifests, type VariableInputs } from '../manifest/expand/index.js';
 import { formatDiagnostic } from '../manifest/load.js';
 import { toYaml } from '../export/manifest.js';
@@ -15,7 +16,7 @@ export const SECRET_LITERAL = '(secret literal, not shown)';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The document with every allowLiteral field's value replaced by SECRET_LITERAL. */
+/** The document with every secret field's literal (a secret type or purpose, or allowLiteral) replaced by SECRET_LITERAL. */
 function hideSecretLiterals(doc: unknown): unknown {
   if (!isObj(doc) || !isObj(doc.items)) return doc;
   const items: Obj = {};
@@ -25,7 +26,10 @@ function hideSecretLiterals(doc: unknown): unknown {
       continue;
     }
     const fields: Obj = {};
-    for (const [fk, f] of Object.entries(item.fields)) fields[fk] = isObj(f) && f.allowLiteral === true && 'value' in f ? { ...f, value: SECRET_LITERAL } : f;
+    for (const [fk, f] of Object.entries(item.fields)) {
+      const secret = isObj(f) && 'value' in f && (f.allowLiteral === true || isSecretField(f.type as FieldType | undefined, f.purpose as FieldPurpose | undefined));
+      fields[fk] = secret ? { ...f, value: SECRET_LITERAL } : f;
+    }
     items[key] = { ...item, fields };
   }
   return { ...doc, items };

@@ -52,7 +52,8 @@ export function variableInputs(opts: { varFlags: readonly string[]; varFiles: re
   for (const flag of opts.varFlags) {
     const eq = flag.indexOf('=');
     const name = eq > 0 ? flag.slice(0, eq) : '';
-    if (!NAME.test(name)) throw new UserError(`--var "${flag.slice(0, Math.max(eq, 0)) || flag}": write NAME=VALUE with a variable name (letters, digits and _), e.g. --var environment=production`);
+    // Never what follows "=": it is a value (a secret, maybe), and with no "=" the whole flag may be one.
+    if (!NAME.test(name)) throw new UserError(`--var ${eq > 0 ? `"${flag.slice(0, eq)}=…"` : eq === 0 ? 'with no name before "="' : 'without "="'}: write NAME=VALUE with a variable name (letters, digits and _), e.g. --var environment=production`);
     values[name] = flag.slice(eq + 1);
     sources[name] = { from: '--var' };
   }

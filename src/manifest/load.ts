@@ -8,7 +8,7 @@ import { isSecretField, type FieldType, type GeneratorRecipe, type ItemCategory 
 import { positionIn, positionOf, type JsonPath } from './positions.js';
 import { flowNode, quickParse } from './quickYaml.js';
 import { validateDocument } from './schema.js';
-import type { DesiredField, DesiredItem, DesiredSection, Diagnostic, LoadResult, Manifest, SourcePos, ValueSource, VaultDefaults } from './types.js';
+import type { DesiredField, DesiredItem, DesiredSection, Diagnostic, LoadResult, Manifest, RotationPolicy, SourcePos, ValueSource, VaultDefaults } from './types.js';
 import { expandManifests, where } from './expand/expand.js';
 import type { Locate, ReadDoc, ReadFile, VariableInputs } from './expand/types.js';
 import { categoryProblem, fieldProblem, purposeProblems } from './connectRules.js';
@@ -275,7 +275,8 @@ export interface ManifestFile extends ReadFile {
 }
 
 /** Strings in this text may hold `${` (written, or escaped in a double-quoted scalar as \x24 or \u0024). */
-const mayInterpolate = (text: string) => text.includes('${') || /\\(x|u00|U000000)24/.test(text);
+// A `${` may also be written with an escape (\x24, \u0024) or split by an escaped line break ("$\<newline>{").
+const mayInterpolate = (text: string) => text.includes('${') || /\\(x|u00|U000000)24/.test(text) || /\$\\\r?\n/.test(text);
 
 /**
  * The files that `paths` name (folders: their .yaml and .yml files, sorted, hidden ones skipped), each with its
@@ -404,6 +405,9 @@ function buildDocument(
     if (isObj(item.sections)) for (const k in item.sections) sections.push({ key: k, label: item.sections[k] as string });
     const fields: DesiredField[] = [];
     const labels = new Map<string, string>();
+    // Rotation policies of the generated fields: the field's own, else the item's, else the vault's default.
+    const itemPolicy = isObj(item.rotate) && typeof item.rotate.every === 'string' ? { every: item.rotate.every } : undefined;
+    let policies: Record<string, RotationPolicy> | undefined;
     const fieldsOk = isObj(item.fields) && !(invalidAt.size > 0 && invalidAt.has(pathKey([...at, 'fields'])));
     const rawFields = fieldsOk ? (item.fields as Obj) : {};
     for (const fkey in rawFields) {
@@ -421,12 +425,17 @@ function buildDocument(
       labels.set(ident, fkey);
 
       const purpose = f.purpose as DesiredField['purpose'];
-      const gen = f.generate as (GeneratorRecipe & { rotate?: string }) | undefined;
+      const gen = f.generate as (GeneratorRecipe & { rotate?: string | { every: string } }) | undefined;
       let source: ValueSource;
       const value = f.value as string | Obj | undefined;
       if (gen) {
+        // `rotate: "2026-11"` is a manual key (a new one regenerates once); `rotate: {every: 90d}` a policy.
         const { rotate, ...recipe } = gen;
-        source = { kind: 'generate', recipe, ...(rotate !== undefined ? { rotate } : {}) };
+        source = { kind: 'generate', recipe, ...(typeof rotate === 'string' ? { rotate } : {}) };
+        const every = isObj(rotate) ? rotate.every : itemPolicy?.every ?? defaults.rotate?.every;
+        if (typeof every === 'string') {
+          (policies ??= {})[fkey] = { every, from: isObj(rotate) ? 'field' : itemPolicy ? 'item' : 'vault' };
+        }
       } else if (value === undefined) source = { kind: 'unmanaged' };
       else if (typeof value === 'string') source = { kind: 'literal', value };
       else if (typeof value.env === 'string') source = { kind: 'env', name: value.env };
@@ -467,6 +476,7 @@ function buildDocument(
     const categoryRefused = categoryProblem(String(item.category ?? defaults.category ?? 'LOGIN'), fields);
     if (categoryRefused) error(pos([...at, ...(item.category !== undefined ? ['category'] : [])], false), categoryRefused);
     if (!itemValid) continue;
+    if (policies) (manifest.rotation ??= {})[`${vault}/${key}`] = policies;
     manifest.items.push({
       address: `${vault}/${key}`,
       vault,

@@ -647,3 +647,14 @@ describe('the boundary', () => {
     );
   });
 });
+
+describe('values that variables give', () => {
+  it('are never evaluated again: the strings of a map a variable gave to for_each stay text', () => {
+    const { items, diagnostics } = load(
+      { 'm.yaml': 'variables:\n  m: { type: map }\nfor_each: ${var.m}\nvault: P\nitems:\n  a-${each.key}:\n    title: "${each.value}"\n    category: LOGIN\n' },
+      vars({ m: { x: '${var.zz}' } }),
+    );
+    expect(diagnostics).toEqual([]);
+    expect(items['P/a-x'].title).toBe('${var.zz}');
+  });
+});

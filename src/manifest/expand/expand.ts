@@ -40,6 +40,9 @@ const instanceOf = (each: Each | undefined) => (each ? `for_each ${JSON.stringif
 /** The elements a `for_each:` names (each.key, each.value), or undefined when it is malformed (reported). */
 function forEachOf(raw: unknown, scope: Scope, what: string, report: Report): Each[] | undefined {
   let v = raw;
+  // A list or map that an expression gave (`for_each: ${var.envs}`) is a value: its strings are not
+  // expressions (a `${` in a --var is text, never evaluated or shown in a message).
+  const given = typeof v === 'string';
   if (typeof v === 'string') {
     const r = interpolateString(v, scope);
     if (!r.ok) {
@@ -53,7 +56,7 @@ function forEachOf(raw: unknown, scope: Scope, what: string, report: Report): Ea
     const keys = new Set<string>();
     for (let i = 0; i < v.length; i++) {
       let el = v[i];
-      if (typeof el === 'string' && el.includes('${')) {
+      if (!given && typeof el === 'string' && el.includes('${')) {
         const r = interpolateString(el, scope);
         if (!r.ok) {
           report([i], false, r.message);
@@ -75,6 +78,7 @@ function forEachOf(raw: unknown, scope: Scope, what: string, report: Report): Ea
     }
     return out;
   }
+  if (isObj(v) && given) return Object.keys(v).map((key) => ({ key, value: (v as Obj)[key] }));
   if (isObj(v)) {
     const r = interpolateTree(v, scope, report);
     if (!r) return undefined;
@@ -262,7 +266,14 @@ export function expandManifests(files: ReadFile[], inputs: VariableInputs): Expa
 
   // Every template is resolved now, used or not: a cycle or an unknown parent is reported at the template
   // itself, before any document of the files that use it is assembled.
-  templates.resolveAll();
+  try {
+    templates.resolveAll();
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    const at = files.find((f) => f.docs.length > 0)?.file ?? '';
+    outside.push({ file: at, line: 1, col: 1, severity: 'error', message: 'templates extend one another in a chain too long to follow (thousands deep); shorten it' });
+    return { files, diagnostics: outside };
+  }
 
   const outputs = files.map((file, f) =>
     entries[f].map((entry): ReadDoc[] | undefined => {
