@@ -27,7 +27,9 @@ function hideSecretLiterals(doc: unknown): unknown {
     }
     const fields: Obj = {};
     for (const [fk, f] of Object.entries(item.fields)) {
-      const secret = isObj(f) && 'value' in f && (f.allowLiteral === true || isSecretField(f.type as FieldType | undefined, f.purpose as FieldPurpose | undefined));
+      // A literal only (a string or number): `value: {env: NAME}` is a source, shown as written.
+      const literal = isObj(f) && (typeof f.value === 'string' || typeof f.value === 'number');
+      const secret = literal && (f.allowLiteral === true || isSecretField(f.type as FieldType | undefined, f.purpose as FieldPurpose | undefined));
       fields[fk] = secret ? { ...f, value: SECRET_LITERAL } : f;
     }
     items[key] = { ...item, fields };
