@@ -90,6 +90,7 @@ function patternMessage(path: JsonPath): string {
   if (last === 'from' || last === 'to') return 'must be an address "<vault>/<key>"';
   if (last === 'env') return 'must be an environment variable name';
   if (last === 'ref') return 'must be a reference op://<vault>/<item>/[<section>/]<field>';
+  if (last === 'every') return 'must be a duration of days, weeks or months (e.g. 90d, 12w, 3m) or never';
   if (path.includes('ignore')) return 'must be one of title, category, tags, urls, sections, fields, fields.<key>';
   return 'has an invalid form';
 }
