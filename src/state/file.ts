@@ -85,12 +85,16 @@ const RESOURCE_KEYS: Record<string, 'string' | 'number' | 'boolean' | 'object'> 
   digest: 'string',
   fields: 'object',
   rotations: 'object',
+  generatedAt: 'object',
   protect: 'boolean',
   retired: 'object',
   updatedAt: 'string',
 };
 const PENDING_KEYS: Record<string, 'string'> = { address: 'string', vaultId: 'string', vaultName: 'string', title: 'string', startedAt: 'string', replaces: 'string' };
-const OPTIONAL = new Set(['fields', 'rotations', 'protect', 'retired', 'replaces']);
+const OPTIONAL = new Set(['fields', 'rotations', 'generatedAt', 'protect', 'retired', 'replaces']);
+
+/** A generation time (StateResource.generatedAt): an ISO 8601 timestamp in UTC, as apply writes it; nothing else rides along. */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 /** The state's shape, strictly: unknown keys are refused, so nothing (a value, say) can ride along. */
 export function validateStateShape(doc: Record<string, unknown>, path: string): StateFile {
@@ -130,6 +134,15 @@ export function validateStateShape(doc: Record<string, unknown>, path: string): 
         for (const [i, r] of (e.retired as unknown[]).entries()) {
           if (!isObject(r) || Object.keys(r).some((k) => k !== 'itemId' && k !== 'vaultId') || typeof r.itemId !== 'string' || typeof r.vaultId !== 'string') {
             throw bad(`${where}.retired[${i}]`, 'must be an object with a string itemId and vaultId');
+          }
+        }
+      }
+      if (e.generatedAt !== undefined) {
+        if (Array.isArray(e.generatedAt)) throw bad(`${where}.generatedAt`, 'must be an object');
+        for (const [k, v] of Object.entries(e.generatedAt as Record<string, unknown>)) {
+          // A real instant, as toISOString writes it (2026-02-30 is no day: Date.parse would roll it over).
+          if (typeof v !== 'string' || !TIMESTAMP.test(v) || Number.isNaN(Date.parse(v)) || new Date(v).toISOString().slice(0, 19) !== v.slice(0, 19)) {
+            throw bad(`${where}.generatedAt.${k}`, 'must be a UTC timestamp (e.g. 2026-08-01T09:30:00.000Z)');
           }
         }
       }

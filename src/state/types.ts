@@ -24,6 +24,12 @@ export interface StateResource {
   fields?: Record<string, string>;
   /** Rotation key of each generated field at the time it was generated, by field key. */
   rotations?: Record<string, string>;
+  /**
+   * When opsync last generated each generated field's value (an ISO 8601 timestamp, never a value), by field
+   * key: on create, rotation and a replace that regenerates it (src/plan/rotation.ts). Absent (a state written
+   * before it existed, an imported item): unknown, counted from `updatedAt`.
+   */
+  generatedAt?: Record<string, string>;
   /** The manifest said protect: true when it was applied; kept so a resource removed from the manifests is still protected. */
   protect?: boolean;
   /**
