@@ -13,6 +13,7 @@ import { createBody, diffItem, liveFieldsOf } from '../plan/diff.js';
 import { notOurCreate } from '../plan/recovery.js';
 import { recordVaultVersions } from '../plan/refresh.js';
 import { createResolver, ResolveError } from '../plan/resolve.js';
+import { clockFromEnv, generatedAtToRecord, generatedByBody } from '../plan/rotation.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateHandle } from '../state/handle.js';
 import type { RetiredItem, StateResource } from '../state/types.js';
@@ -26,6 +27,8 @@ export interface ApplyContext {
   env: NodeJS.ProcessEnv;
   key: Buffer;
   store: StateHandle;
+  /** The clock for the generation times the state records (default: OPSYNC_NOW from env, else real time). */
+  now?: () => Date;
 }
 
 export class StalePlanError extends Error {
@@ -71,10 +74,17 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   const resolver = createResolver(client, ctx.env, () => vaultList);
   const result: ApplyResult = { done: [], failed: [], skipped: [], interrupted: false, elapsedMs: 0 };
   const emit = opts.onEvent ?? (() => undefined);
+  const now = ctx.now ?? clockFromEnv(ctx.env);
 
   /** The values each change wrote (set by valuesFor), for the field digests of its state entry. */
   const written = new WeakMap<ResourceChange, ReadonlyMap<string, string>>();
-  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[]) => {
+  /**
+   * `generated`: the fields this write had Connect generate (create, rotation, a replace's regenerated ones), whose
+   * generation time is now; the others keep theirs.
+   */
+  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[], generated: ReadonlySet<string> = new Set()) => {
+    const prev = store.state.resources[change.movedFrom ?? change.address];
+    const generatedAt = generatedAtToRecord(desired, prev, generated, now());
     const rotations: Record<string, string> = {};
     for (const f of desired.fields) if (f.source.kind === 'generate') rotations[f.key] = f.source.rotate ?? '';
     // Field digests: of a write, from Connect's answer (generated values) and the values written; of a noop, as
@@ -83,7 +93,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     const fields =
       values && item.fields
         ? fieldDigests(desired, values, liveFieldsOf(desired, item), ctx.key)
-        : (change.fieldDigests ?? store.state.resources[change.movedFrom ?? change.address]?.fields ?? {});
+        : (change.fieldDigests ?? prev?.fields ?? {});
     const entry: StateResource = {
       address: change.address,
       vaultId: item.vault.id,
@@ -95,6 +105,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       digest: digest ?? '',
       ...(Object.keys(fields).length ? { fields } : {}),
       ...(Object.keys(rotations).length ? { rotations } : {}),
+      ...(generatedAt ? { generatedAt } : {}),
       ...(desired.protect ? { protect: true } : {}),
       ...(retired?.length ? { retired } : {}),
       updatedAt: new Date().toISOString(),
@@ -174,7 +185,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         const created = await create(change, desired, values);
         // Not awaited: the pending record, durable before the request went out, covers a crash until this one is
         // (the next group commit, or the flush at the end); so a create costs one fsync wait, not two.
-        void record(change, created, desired, digest);
+        void record(change, created, desired, digest, undefined, new Set(desired.fields.filter((f) => f.source.kind === 'generate').map((f) => f.key)));
         return;
       }
       case 'update': {
@@ -191,7 +202,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
               : await client.patchItem(change.vault.id!, live.id, diff.ops);
         // Real Connect answers a PUT with the version from before it: a write is one version on, whatever it says.
         const version = diff.changes.length === 0 ? live.version : Math.max(updated.version, live.version + 1);
-        await record(change, { ...updated, version }, desired, digest);
+        await record(change, { ...updated, version }, desired, digest, undefined, method === 'put' && diff.changes.length > 0 ? generatedByBody(desired, diff.put.fields) : undefined);
         return;
       }
       case 'replace':

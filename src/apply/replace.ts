@@ -14,6 +14,7 @@ import type { FullItem, ItemInput } from '../connect/types.js';
 import type { DesiredItem } from '../manifest/types.js';
 import { diffItem } from '../plan/diff.js';
 import { replaceBody } from '../plan/replace.js';
+import { generatedByBody } from '../plan/rotation.js';
 import type { ResourceChange } from '../plan/types.js';
 import type { RetiredItem } from '../state/types.js';
 
@@ -30,8 +31,11 @@ export interface ReplaceOps {
   valuesFor(change: ResourceChange): Promise<{ desired: DesiredItem; values: Map<string, string>; digest?: string }>;
   /** A create recorded as pending before it is sent (and found again when its answer is lost). */
   create(change: ResourceChange, desired: DesiredItem, values: Map<string, string>, replace: ReplaceCreate): Promise<FullItem>;
-  /** The resource's state entry, on `item`, with `retired` old items still to delete. Durable when it resolves. */
-  record(change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[]): Promise<void>;
+  /**
+   * The resource's state entry, on `item`, with `retired` old items still to delete, and the fields this write
+   * generated (their generation time is now). Durable when it resolves.
+   */
+  record(change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[], generated?: ReadonlySet<string>): Promise<void>;
 }
 
 /**
@@ -62,10 +66,14 @@ export async function applyReplace(ops: ReplaceOps, change: ResourceChange): Pro
     if (!retire.some((x) => x.itemId === r.itemId)) retire.push({ itemId: r.itemId, vaultId: r.vaultId });
   };
   let item: FullItem;
+  let generated = new Set<string>();
   if (detail.stage === 'create') {
     add({ itemId: live.id, vaultId: live.vault.id });
     for (const r of detail.retire) add(r);
-    item = await ops.create(change, desired, values, { replaces: live.id, body: replaceBody(desired, values, live, rotate).body });
+    const { body, fields } = replaceBody(desired, values, live, rotate);
+    // Regenerated (rotated) or generated for want of a live value: made now. Carried-over values keep their time.
+    generated = new Set([...fields].filter(([, how]) => how === 'regenerated' || how === 'generated').map(([key]) => key));
+    item = await ops.create(change, desired, values, { replaces: live.id, body });
   } else {
     // An interrupted replace's new item: brought to the manifest if it differs, as an update would.
     for (const r of detail.retire) if (r.itemId !== live.id) add(r);
@@ -74,12 +82,13 @@ export async function applyReplace(ops: ReplaceOps, change: ResourceChange): Pro
     item = live;
     if (diff.changes.length > 0) {
       const updated = diff.needsPut ? await client.replaceItem(change.vault.id!, live.id, diff.put) : await client.patchItem(change.vault.id!, live.id, diff.ops);
+      if (diff.needsPut) generated = generatedByBody(desired, diff.put.fields);
       // Real Connect answers a PUT with the version from before it: a write is one version on, whatever it says.
       item = { ...updated, version: Math.max(updated.version, live.version + 1) };
     }
   }
   // From here on the resource is the new item; the old ones are remembered until they are deleted.
-  await ops.record(change, item, desired, digest, retire);
+  await ops.record(change, item, desired, digest, retire, generated);
   if (detail.stage === 'create') killAfterReplaceCreate();
   const left: RetiredItem[] = [];
   const failures: string[] = [];

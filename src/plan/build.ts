@@ -16,6 +16,7 @@ import { applyMoves } from './moves.js';
 import { createLiveView, type LiveView } from './refresh.js';
 import { retiredWarnings } from './replace.js';
 import { createResolver } from './resolve.js';
+import { clockFromEnv, dueSkippedWarning } from './rotation.js';
 import { checkVaults, unknownVaultError } from './unknownVault.js';
 import { checkSelection } from './select.js';
 import type { PlanScope } from './scope.js';
@@ -33,6 +34,8 @@ export interface PlanContext {
   onProgress?: (done: number, total: number) => void;
   /** Called as each resource is refreshed and judged, with its change (undefined: it has an error): `--json-stream`. */
   onResource?: (address: string, change: ResourceChange | undefined, done: number, total: number) => void;
+  /** The clock rotation policies are judged by (default: OPSYNC_NOW from env, a testing aid, else real time). */
+  now?: () => Date;
 }
 
 export interface PlanRequest {
@@ -45,6 +48,8 @@ export interface PlanRequest {
   /** Addresses to replace (create-before-destroy) although nothing requires it. */
   replace?: string[];
   mode?: 'normal' | 'destroy';
+  /** false (--no-rotate-due): rotations whose policy is due are left out of this plan, with a warning. Default true. */
+  rotateDue?: boolean;
 }
 
 export function inTargets(address: string, targets: readonly string[]): boolean {
@@ -95,6 +100,7 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
     removed: new Set((req.manifest.removed ?? []).map((r) => r.from)),
     managedIds: new Map(Object.values(resources).map((r) => [r.itemId, r.address])),
     rotate,
+    rotation: { now: (ctx.now ?? clockFromEnv(ctx.env))(), policies: req.manifest.rotation ?? {}, include: req.rotateDue !== false, skipped: [] },
     replace: req.replace ?? [],
     mode,
     graph: cycle ? buildGraph([]) : graph,
@@ -143,6 +149,8 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
   const results = await Promise.all([...scope.planned.values(), ...deletes.map((st) => counted(st.address, planDelete(scope, st)))]);
   const changes = results.filter((c): c is ResourceChange => c !== undefined).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   ctx.onLiveView?.(live);
+  const skipped = scope.rotation?.skipped ?? [];
+  if (skipped.length > 0) diagnostics.push(dueSkippedWarning(skipped));
 
   return {
     formatVersion: PLAN_FORMAT_VERSION,

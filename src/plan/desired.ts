@@ -12,25 +12,65 @@ import { crossVaultError } from './moves.js';
 import { notOurCreate } from './recovery.js';
 import { planReplaceFirst } from './replace.js';
 import { ResolveError } from './resolve.js';
+import { dueReasons, dueRotations, type DueRotation } from './rotation.js';
 import { UNCREATABLE_CATEGORIES, type PlanScope } from './scope.js';
 import type { ResourceChange } from './types.js';
 
-/** Fields to regenerate: asked for with --rotate, or whose `rotate` key differs from the one in state. */
-function rotationsFor(item: DesiredItem, st: StateResource | undefined, rotate: readonly string[]): Set<string> {
+/**
+ * Fields to regenerate: asked for with --rotate, whose `rotate` key differs from the one in state, or whose
+ * rotation policy is due (`due`). A field under a policy that writes no key has none to compare: turning
+ * `rotate: "2026-11"` into `rotate: {every: 90d}` regenerates nothing until the policy is due.
+ */
+function rotationsFor(item: DesiredItem, st: StateResource | undefined, rotate: readonly string[], policies?: Readonly<Record<string, unknown>>, due: readonly DueRotation[] = []): Set<string> {
   const out = new Set<string>();
   for (const f of item.fields) {
     if (f.source.kind !== 'generate') continue;
     if (rotate.includes(item.address) || rotate.includes(`${item.address}:${f.key}`)) out.add(f.key);
-    if (st && (f.source.rotate ?? '') !== (st.rotations?.[f.key] ?? '')) out.add(f.key);
+    const keyed = f.source.rotate !== undefined || !policies?.[f.key];
+    if (st && keyed && (f.source.rotate ?? '') !== (st.rotations?.[f.key] ?? '')) out.add(f.key);
   }
+  for (const r of due) out.add(r.field);
   return out;
+}
+
+/** The due rotations of a managed resource that nothing else regenerates already (src/plan/rotation.ts). */
+function dueFor(scope: PlanScope, d: DesiredItem): DueRotation[] {
+  const st = scope.resources[d.address];
+  const policies = scope.rotation?.policies[d.address];
+  if (!scope.rotation || !st || !policies) return [];
+  const requested = rotationsFor(d, st, scope.rotate, policies);
+  return dueRotations(d, st, policies, scope.rotation.now).filter((r) => !requested.has(r.field));
+}
+
+const fieldPath = (f: { section?: string; label: string }) => (f.section ? `field ${f.section}.${f.label}` : `field ${f.label}`);
+
+/**
+ * A change that regenerates due fields says so: `rotateDue`, a reason per policy (instead of "rotation
+ * requested" when nothing else asked), and a replace's note for each ("regenerated: rotation due").
+ */
+function withDue(d: DesiredItem, change: ResourceChange | undefined, due: readonly DueRotation[]): ResourceChange | undefined {
+  if (!change?.rotate || due.length === 0) return change;
+  const rotated = due.filter((r) => change.rotate!.includes(r.field));
+  if (rotated.length === 0) return change;
+  const requested = change.rotate.some((k) => !rotated.some((r) => r.field === k));
+  const paths = new Set(d.fields.filter((f) => rotated.some((r) => r.field === f.key)).map(fieldPath));
+  return {
+    ...change,
+    rotateDue: rotated,
+    reasons: [...change.reasons.filter((r) => requested || r !== 'rotation requested'), ...dueReasons(d, rotated)],
+    changes: change.changes.map((c) => (c.note === 'regenerated: --rotate' && paths.has(c.path) ? { ...c, note: 'regenerated: rotation due' } : c)),
+  };
 }
 
 export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<ResourceChange | undefined> {
   // What it copies from resources of this plan is resolved once they are planned (dependencies.ts).
   const deps = await dependencyValues(scope, d);
   if (!deps) return undefined;
-  const change = await judge(scope, d, deps.overrides);
+  // Due rotations are planned as --rotate would plan them; with --no-rotate-due they are only listed (build.ts warns).
+  const due = dueFor(scope, d);
+  const include = scope.rotation?.include !== false;
+  const change = withDue(d, await judge(scope, d, deps.overrides, include ? due : []), due);
+  if (!include && change && change.action !== 'create') scope.rotation!.skipped.push(...due.map((r) => `${d.address}:${r.field}`));
   if (!change || deps.refs.length === 0) return change;
   change.refs = deps.refs;
   if (change.action === 'noop') return change;
@@ -39,7 +79,7 @@ export async function planDesired(scope: PlanScope, d: DesiredItem): Promise<Res
   return { ...change, reasons, changes: markKnownAfterApply(change.changes, d, deps.refs) };
 }
 
-async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<string, string>): Promise<ResourceChange | undefined> {
+async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<string, string>, due: readonly DueRotation[]): Promise<ResourceChange | undefined> {
   const { client, error, live, movedFrom } = scope;
   const vault = await live.findVault(d.vault);
   if (!vault) return undefined; // one error for the vault, at its `vault:` line (unknownVault.ts, from build.ts)
@@ -60,7 +100,7 @@ async function judge(scope: PlanScope, d: DesiredItem, overrides: ReadonlyMap<st
     throw err;
   }
   const digest = desiredDigest(d, values, scope.key);
-  const rotations = rotationsFor(d, st, scope.rotate);
+  const rotations = rotationsFor(d, st, scope.rotate, scope.rotation?.policies[d.address], due);
   const base: ResourceChange = {
     address: d.address,
     action: 'noop',

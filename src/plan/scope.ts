@@ -2,7 +2,7 @@
 // resources by address, and one place to report errors. Built once per plan by makePlan (build.ts).
 
 import type { ConnectClient } from '../connect/client.js';
-import type { DesiredItem } from '../manifest/types.js';
+import type { DesiredItem, RotationPolicy } from '../manifest/types.js';
 import type { StateFile, StateResource } from '../state/types.js';
 import type { LiveView } from './refresh.js';
 import type { Resolver } from './resolve.js';
@@ -28,6 +28,11 @@ export interface PlanScope {
   /** Managed item id -> its address. */
   managedIds: ReadonlyMap<string, string>;
   rotate: readonly string[];
+  /**
+   * Rotation policies (src/plan/rotation.ts): the plan's time, the manifests' policies by address and field key,
+   * and whether due rotations are planned (false: --no-rotate-due, each left out is listed in `skipped`).
+   */
+  rotation?: { now: Date; policies: Readonly<Record<string, Readonly<Record<string, RotationPolicy>>>>; include: boolean; skipped: string[] };
   /** --replace: addresses to replace (create-before-destroy) although nothing requires it (src/plan/replace.ts). */
   replace: readonly string[];
   mode: 'normal' | 'destroy';

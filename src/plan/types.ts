@@ -5,6 +5,7 @@
 import type { RequestCost } from '../connect/cost.js';
 import type { JsonPatchOp } from '../connect/types.js';
 import type { DesiredItem, SourcePos } from '../manifest/types.js';
+import type { DueRotation } from './rotation.js';
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -74,6 +75,11 @@ export interface ResourceChange {
   /** Generated fields (by key) that this change regenerates. */
   rotate?: string[];
   /**
+   * Those of `rotate` regenerated because their rotation policy is due (src/plan/rotation.ts), not because
+   * --rotate or a changed rotate key asked: each with its policy and when it was generated.
+   */
+  rotateDue?: DueRotation[];
+  /**
    * noop only: keyed digests (src/plan/digest.ts fieldDigests, never values) of the managed field values the item
    * holds as planned, generated ones read from live, by field key; apply records them in the state.
    */
@@ -132,6 +138,8 @@ export interface PlanSummary {
   move: number;
   /** `protect` turned on or off, recorded in the state (`protectChanged`). */
   protect: number;
+  /** Generated fields rotated because their rotation policy is due (`rotateDue`); absent in plans saved before it. */
+  rotateDue?: number;
 }
 
 export type PlanMode = 'normal' | 'destroy' | 'refresh-only';
@@ -174,12 +182,13 @@ export function hasChanges(plan: Plan): boolean {
 }
 
 export function summarise(changes: ResourceChange[]): PlanSummary {
-  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0 };
+  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0, rotateDue: 0 };
   for (const c of changes) {
     s[c.action] += 1;
     if (c.drift) s.drifted += 1;
     if (c.movedFrom !== undefined) s.move += 1;
     if (c.protectChanged) s.protect += 1;
+    if (c.rotateDue?.length) s.rotateDue = (s.rotateDue ?? 0) + c.rotateDue.length;
   }
   return s;
 }
