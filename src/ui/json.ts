@@ -38,6 +38,8 @@ export interface PlanJsonResourceChange {
   protect_changed?: boolean;
   moved_from?: string;
   rotate?: string[];
+  /** Those of `rotate` regenerated because their rotation policy is due: when each was generated, and its policy. */
+  rotate_due?: { field: string; every: string; generated_at: string; generated_at_recorded: boolean; due_at: string }[];
   /** Fields copied from other resources of this plan: applied after them; `known_after_apply` when they write it. */
   depends_on?: { field: string; on: string; known_after_apply: boolean }[];
 }
@@ -51,7 +53,7 @@ export interface PlanJson {
   has_changes: boolean;
   targets: string[];
   rotate: string[];
-  summary: Plan['summary'];
+  summary: PlanJsonSummary;
   resource_changes: PlanJsonResourceChange[];
   diagnostics: {
     severity: 'error' | 'warning';
@@ -62,6 +64,9 @@ export interface PlanJson {
   /** The Connect requests making the plan sent, by kind (absent for a saved plan shown again). */
   requests?: RequestsJson;
 }
+
+/** The summary's counts; `rotate_due`: generated fields rotated because their policy is due. */
+export type PlanJsonSummary = Omit<PlanSummary, 'rotateDue'> & { rotate_due: number };
 
 function changeToJson(c: AttrChange): PlanJsonChange {
   if (c.sensitive) return { path: c.path, kind: c.kind, sensitive: true, note: c.note ?? SENSITIVE_NOTE };
@@ -100,14 +105,17 @@ function resourceToJson(c: ResourceChange): PlanJsonResourceChange {
   if (c.protectChanged) out.protect_changed = true;
   if (c.movedFrom) out.moved_from = c.movedFrom;
   if (c.rotate?.length) out.rotate = [...c.rotate];
+  if (c.rotateDue?.length) {
+    out.rotate_due = c.rotateDue.map((r) => ({ field: r.field, every: r.every, generated_at: r.generatedAt, generated_at_recorded: r.recorded, due_at: r.dueAt }));
+  }
   if (c.refs?.length) out.depends_on = c.refs.map((r) => ({ field: r.field, on: r.on, known_after_apply: r.mode === 'after' }));
   return out;
 }
 
-/** Every count, zeros included (a saved plan made before moves, protect changes and forgets were counted has none). */
-function summaryToJson(s: PlanSummary): PlanSummary {
-  const { create, update, replace, delete: del, forget = 0, noop, drifted, move = 0, protect = 0 } = s;
-  return { create, update, replace, delete: del, forget, noop, drifted, move, protect };
+/** Every count, zeros included (a saved plan made before moves, protect changes, forgets and due rotations were counted has none). */
+function summaryToJson(s: PlanSummary): PlanJsonSummary {
+  const { create, update, replace, delete: del, forget = 0, noop, drifted, move = 0, protect = 0, rotateDue = 0 } = s;
+  return { create, update, replace, delete: del, forget, noop, drifted, move, protect, rotate_due: rotateDue };
 }
 
 export function planToJson(plan: Plan): PlanJson {

@@ -7,6 +7,7 @@
 import { formatPos } from '../manifest/positions.js';
 import { requestsSentence } from './requests.js';
 import { hasChanges, summarise, type Plan, type PlanDiagnostic, type PlanSummary, type ResourceChange } from '../plan/types.js';
+import { describeDue } from '../plan/rotation.js';
 import {
   actionLabel,
   attrRows,
@@ -153,6 +154,7 @@ function vaultCounts(changes: ResourceChange[], refreshOnly = false): string {
     n.move && `${n.move} to move`,
     n.protect && `${n.protect} to (un)protect`,
     n.forget && `${n.forget} to forget`,
+    n.rotateDue && `${n.rotateDue} rotation${n.rotateDue === 1 ? '' : 's'} due`,
     n.drifted && `${n.drifted} drifted`,
     n.noop && `${n.noop} unchanged`,
   ].filter(Boolean);
@@ -169,6 +171,18 @@ function driftCallout(plan: Plan): string[] {
   const out = ['> [!WARNING]', `> <b>Drift</b>: ${drifted.length} ${drifted.length === 1 ? 'item was' : 'items were'} changed outside opsync.`, '>'];
   for (const c of drifted.slice(0, LIST_CAP)) out.push(`> - ${code(c.address)}: ${md(driftText(c) ?? '')}`);
   if (drifted.length > LIST_CAP) out.push(`> - … and ${drifted.length - LIST_CAP} more, marked in the table of changes`);
+  out.push('');
+  return out;
+}
+
+/** Rotations whose policy is due (rotate: {every: ...}): a short section, each value with its policy and dates. */
+function rotationsCallout(plan: Plan): string[] {
+  const due = plan.changes.flatMap((c) => (c.rotateDue ?? []).map((r) => ({ c, r })));
+  if (!due.length) return [];
+  const one = due.length === 1;
+  const out = ['> [!NOTE]', `> <b>Rotations due</b>: ${plural(due.length, 'generated value')} ${one ? 'is' : 'are'} regenerated because ${one ? 'its' : 'their'} rotation policy is due.`, '>'];
+  for (const { c, r } of due.slice(0, LIST_CAP)) out.push(`> - ${code(c.address)} ${code(r.field)}: ${md(describeDue(r))}`);
+  if (due.length > LIST_CAP) out.push(`> - … and ${due.length - LIST_CAP} more, in the details of each vault`);
   out.push('');
   return out;
 }
@@ -233,6 +247,7 @@ function countsTable(plan: Plan): string[] {
     ...(total.forget ? [['forget', 'Forget'] as [keyof PlanSummary, string]] : []),
     ...(total.move ? [['move', 'Move'] as [keyof PlanSummary, string]] : []),
     ...(total.protect ? [['protect', '(Un)protect'] as [keyof PlanSummary, string]] : []),
+    ...(total.rotateDue ? [['rotateDue', 'Rotations due'] as [keyof PlanSummary, string]] : []),
     ['drifted', 'Drifted'],
     ['noop', 'Unchanged'],
   ];
@@ -338,7 +353,7 @@ export function renderPlanMarkdownParts(plan: Plan, opts: MarkdownOptions = {}):
         '',
       );
     }
-    lines.push(...cautionCallout(plan, overflow), ...safetyCallout(plan), ...driftCallout(plan), ...diagnosticsCallout(other.slice(0, LIST_CAP), other.length - LIST_CAP));
+    lines.push(...cautionCallout(plan, overflow), ...safetyCallout(plan), ...driftCallout(plan), ...rotationsCallout(plan), ...diagnosticsCallout(other.slice(0, LIST_CAP), other.length - LIST_CAP));
     if (shown.length) lines.push(...countsTable(plan));
     return `${lines.join('\n')}\n`;
   };

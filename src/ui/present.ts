@@ -221,14 +221,16 @@ export function diagnosticLines(d: PlanDiagnostic): StyledLine[] {
 export const FORGET_NOTE = 'will be removed from the state but not destroyed: the item stays in Connect as it is';
 
 /**
- * The counts of a summary line: the four actions always, then moves, protect changes and forgets only when
- * there are any (a summary of a saved plan made before they were counted has none), then unchanged and drifted.
+ * The counts of a summary line: the four actions always, then moves, protect changes, forgets and rotations due
+ * (policy) only when there are any (a summary of a saved plan made before they were counted has none), then
+ * unchanged and drifted.
  */
 export function summaryCounts(s: PlanSummary): string {
   const extra = [
     s.move && `${s.move} to move`,
     s.protect && `${s.protect} to (un)protect`,
     s.forget && `${s.forget} to forget`,
+    s.rotateDue && `${s.rotateDue} rotation${s.rotateDue === 1 ? '' : 's'} due`,
   ].filter(Boolean);
   return [
     `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete`,

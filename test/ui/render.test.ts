@@ -192,7 +192,7 @@ describe('summary counts', () => {
       base('Production/e', 'forget', { itemId: 'e'.repeat(26) }),
       base('Production/f', 'delete', { forgetOnly: true }),
     ]);
-    expect(s).toEqual({ create: 1, update: 1, replace: 0, delete: 1, forget: 1, noop: 2, drifted: 0, move: 2, protect: 2 });
+    expect(s).toEqual({ create: 1, update: 1, replace: 0, delete: 1, forget: 1, noop: 2, drifted: 0, move: 2, protect: 2, rotateDue: 0 });
   });
 
   it('shows the four actions always, the new kinds only when there are any', () => {
@@ -232,7 +232,7 @@ describe('summary counts', () => {
     const plan: Plan = { ...fixturePlan(), changes: [base('Production/a', 'create')], diagnostics: [], summary: old as PlanSummary };
     expect(summaryLine(plan, true)).toBe('Plan: 1 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged, 0 drifted.');
     const json = planToJson(plan);
-    expect(json.summary).toEqual({ create: 1, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0 });
+    expect(json.summary).toEqual({ create: 1, update: 0, replace: 0, delete: 0, forget: 0, noop: 0, drifted: 0, move: 0, protect: 0, rotate_due: 0 });
     expect(validator()(json)).toBe(true);
   });
 });
