@@ -6,6 +6,7 @@ import { completionCommand, SHELLS } from './commands/completion.js';
 import { ExitCode, loadOrFail, parseDuration, processIO, type IO } from './commands/common.js';
 import { exportCommand } from './commands/export.js';
 import { renderCommand } from './commands/render.js';
+import { rotationsCommand, type RotationsFormat } from './commands/rotations.js';
 import { errorMessage } from './commands/machine.js';
 import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
@@ -62,6 +63,8 @@ function stateTarget(settings: Settings): { state: string; backend?: Settings['b
 
 const BACKEND_CONFIG_HELP = 'a state backend setting KEY=VALUE over opsync.yaml\'s backend: (repeatable), e.g. address=https://opsync.example/state/prod';
 
+const ROTATE_DUE_HELP = 'leave out, for this run, the rotations whose policy (rotate: {every: ...}) is due';
+
 const SPLIT_DIR_HELP = 'also write the Markdown plan as DIR/plan.1.md, plan.2.md, ..., one pull-request comment each (implies --format markdown)';
 
 interface RawFlags extends CommonFlags {
@@ -73,6 +76,8 @@ interface RawFlags extends CommonFlags {
   rotate: string[];
   replace?: string[];
   refreshOnly?: boolean;
+  /** false: --no-rotate-due. */
+  rotateDue?: boolean;
   autoApprove?: boolean;
   force?: boolean;
   lockTimeout: string;
@@ -145,6 +150,7 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     jsonStream: raw.jsonStream,
   };
 }
+    ...(raw.rotateDue === false ? { rotateDue: false } : {}),
 
 function applyFlags(raw: RawFlags, settings: Settings): ApplyFlags {
   return {
@@ -219,6 +225,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
 
   withJsonStream(withApply(withPlanning(program.command('apply'))))
     .description('apply manifests (plan, confirm, execute) or exactly a saved plan file')
+    .option('--no-rotate-due', ROTATE_DUE_HELP)
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml), or one saved plan file')
     .addOption(new Option('--format <format>', 'text or markdown: the plan in that format instead of the Ink interface; json: one JSON result of the run on stdout (schemas/apply-result.schema.json)'))
     .option('--split-dir <dir>', SPLIT_DIR_HELP)
@@ -237,6 +244,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .argument('[paths...]', 'manifest files or folders (optional: the state lists what is managed)')
     .addOption(new Option('--format <format>', 'text or markdown (the plan), or json (one JSON result of the run)'))
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
+    .option('--no-rotate-due', ROTATE_DUE_HELP)
       run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
     );
 
@@ -263,6 +271,21 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .argument('<address>', 'resource address declared in the manifests, e.g. Production/db-primary')
     .argument('<item>', 'VAULT/ITEM, each by name (exact title) or id')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+  withVariables(program.command('rotations'))
+    .description('every managed generated value with its rotation policy, last generation and next due date (no Connect needed); exit 2 when one is overdue')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
+    .option('--within <duration>', 'only values due within this long (e.g. 30d, 2w, 1m), overdue ones included')
+    .addOption(new Option('--format <format>', 'text (default), json (schemas/rotations-output.schema.json) or markdown').choices(['text', 'json', 'markdown']))
+    .option('--state <path>', 'state file (default: $OPSYNC_STATE, then opsync.yaml, then .opsync/state.json beside opsync.yaml)')
+    .option('--backend-config <key=value>', BACKEND_CONFIG_HELP, collect, [])
+    .action((paths: string[], raw: { within?: string; format?: RotationsFormat }, cmd: Command) =>
+      run((io) => {
+        const settings = settingsOf(cmd, io);
+        const flags = { ...stateTarget(settings), vaultDefaults: settings.vaultDefaults, variables: settings.variables, within: raw.within, format: raw.format };
+        return rotationsCommand(manifestPaths(paths, settings), flags, io);
+      }),
+    );
+
     .action((address: string, item: string, paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);

@@ -183,7 +183,7 @@ async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: ApplyM
       const refresh = tui ? (await import('../ui/tui/index.js')).planningProgress({ color: io.color, err: io.err }) : refreshProgress();
       plan = await makePlan(
         { client: conn.client, env: io.env, key: conn.key, connectHost: conn.backend, onProgress: refresh.onProgress, ...refreshedEvents(events) },
-        { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode },
+        { manifest: manifest!, state: store.state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode, rotateDue: flags.rotateDue },
       ).finally(() => refresh.clear());
     }
     const violations = checkSafety(plan, Object.keys(store.state.resources).length, flags.safety);

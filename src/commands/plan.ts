@@ -49,6 +49,8 @@ export interface PlanFlags extends ConnectionFlags, StateTarget {
   /** --refresh-only: report only drift (live changed outside opsync since the state recorded it), never a proposal. */
   refreshOnly?: boolean;
   /** --split-dir: also write the Markdown plan's parts to DIR/plan.1.md, plan.2.md, ... (implies --format markdown). */
+  /** false (--no-rotate-due): leave out the rotations whose policy is due, for this run. */
+  rotateDue?: boolean;
   splitDir?: string;
   /** --json-stream: events on stdout instead of the plan (machine.ts). */
   jsonStream?: MachineFlags['jsonStream'];
@@ -165,7 +167,7 @@ async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: 'normal'
     const plan = await (
       flags.refreshOnly
         ? makeRefreshOnlyPlan(ctx, { manifest, state, targets: flags.target })
-        : makePlan(ctx, { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode })
+        : makePlan(ctx, { manifest, state, targets: flags.target, rotate: flags.rotate, replace: flags.replace, mode, rotateDue: flags.rotateDue })
     ).finally(() => refresh.clear());
     // A refresh-only plan deletes nothing: no safety limit applies.
     for (const v of flags.refreshOnly ? [] : checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {

@@ -71,6 +71,7 @@ export async function stateShowCommand(address: string, json: boolean, flags: St
     ['updated', r.updatedAt],
   ];
   for (const [k, v] of Object.entries(r.rotations ?? {})) lines.push([`rotation ${k}`, v === '' ? '(initial)' : v]);
+  for (const [k, v] of Object.entries(r.generatedAt ?? {})) lines.push([`generated ${k}`, v]);
   io.out(`${inline(address)}\n${lines.map(([k, v]) => `  ${`${k}:`.padEnd(12)} ${inline(v)}`).join('\n')}\n`);
   return 0;
 }
