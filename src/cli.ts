@@ -147,10 +147,10 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     rotate: raw.rotate ?? [],
     replace: raw.replace ?? [],
     ...(raw.refreshOnly ? { refreshOnly: true } : {}),
+    ...(raw.rotateDue === false ? { rotateDue: false } : {}),
     jsonStream: raw.jsonStream,
   };
 }
-    ...(raw.rotateDue === false ? { rotateDue: false } : {}),
 
 function applyFlags(raw: RawFlags, settings: Settings): ApplyFlags {
   return {
@@ -212,6 +212,7 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .option('--detailed-exitcode', 'exit 0 without changes, 2 with changes, 1 on error')
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
     .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
+    .option('--no-rotate-due', ROTATE_DUE_HELP)
     .option(
       '--refresh-only',
       'report only drift: live items changed outside opsync since the state recorded them (manifest edits not shown, nothing saved or applied); with --detailed-exitcode, 2 on drift',
@@ -225,12 +226,12 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
 
   withJsonStream(withApply(withPlanning(program.command('apply'))))
     .description('apply manifests (plan, confirm, execute) or exactly a saved plan file')
-    .option('--no-rotate-due', ROTATE_DUE_HELP)
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml), or one saved plan file')
     .addOption(new Option('--format <format>', 'text or markdown: the plan in that format instead of the Ink interface; json: one JSON result of the run on stdout (schemas/apply-result.schema.json)'))
     .option('--split-dir <dir>', SPLIT_DIR_HELP)
     .option('--rotate <address[:field]>', 'regenerate generated fields of a resource (repeatable)', collect, [])
     .option('--replace <address>', 'replace a managed resource: create a new item, then delete the old one, carrying values over (repeatable)', collect, [])
+    .option('--no-rotate-due', ROTATE_DUE_HELP)
     .option('--force', 'apply even when the plan deletes or replaces more than the safety limits allow')
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {
@@ -244,7 +245,6 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
     .argument('[paths...]', 'manifest files or folders (optional: the state lists what is managed)')
     .addOption(new Option('--format <format>', 'text or markdown (the plan), or json (one JSON result of the run)'))
     .action((paths: string[], raw: RawFlags, cmd: Command) =>
-    .option('--no-rotate-due', ROTATE_DUE_HELP)
       run((io) => applyCommand(paths, applyFlags(raw, settingsOf(cmd, io)), io, 'destroy'), raw.color),
     );
 
@@ -258,19 +258,6 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }, raw.color),
     );
 
-  program
-    .command('show')
-    .description('render a saved plan')
-    .argument('<planfile>')
-    .option('--json', 'the JSON machine format')
-    .option('--no-color', 'no colour')
-    .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file, io.env), Boolean(raw.json), io), raw.color));
-
-  withVariables(withLock(withConnection(program.command('import'))))
-    .description('adopt an existing item into state under ADDRESS, without changing it; the next plan shows the way to the manifest')
-    .argument('<address>', 'resource address declared in the manifests, e.g. Production/db-primary')
-    .argument('<item>', 'VAULT/ITEM, each by name (exact title) or id')
-    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
   withVariables(program.command('rotations'))
     .description('every managed generated value with its rotation policy, last generation and next due date (no Connect needed); exit 2 when one is overdue')
     .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
@@ -286,6 +273,19 @@ export function buildProgram(run: (work: (io: IO) => Promise<number> | number, c
       }),
     );
 
+  program
+    .command('show')
+    .description('render a saved plan')
+    .argument('<planfile>')
+    .option('--json', 'the JSON machine format')
+    .option('--no-color', 'no colour')
+    .action((file: string, raw: { json?: boolean; color: boolean }) => run((io) => showCommand(readPlanFile(file, io.env), Boolean(raw.json), io), raw.color));
+
+  withVariables(withLock(withConnection(program.command('import'))))
+    .description('adopt an existing item into state under ADDRESS, without changing it; the next plan shows the way to the manifest')
+    .argument('<address>', 'resource address declared in the manifests, e.g. Production/db-primary')
+    .argument('<item>', 'VAULT/ITEM, each by name (exact title) or id')
+    .argument('[paths...]', 'manifest files or folders (default: manifests in opsync.yaml)')
     .action((address: string, item: string, paths: string[], raw: RawFlags, cmd: Command) =>
       run((io) => {
         const settings = settingsOf(cmd, io);
