@@ -46,11 +46,11 @@ export interface PlanFlags extends ConnectionFlags, StateTarget {
   rotate: string[];
   /** --replace: addresses to replace (create-before-destroy) although nothing requires it. */
   replace?: string[];
+  /** false (--no-rotate-due): leave out the rotations whose policy is due, for this run. */
+  rotateDue?: boolean;
   /** --refresh-only: report only drift (live changed outside opsync since the state recorded it), never a proposal. */
   refreshOnly?: boolean;
   /** --split-dir: also write the Markdown plan's parts to DIR/plan.1.md, plan.2.md, ... (implies --format markdown). */
-  /** false (--no-rotate-due): leave out the rotations whose policy is due, for this run. */
-  rotateDue?: boolean;
   splitDir?: string;
   /** --json-stream: events on stdout instead of the plan (machine.ts). */
   jsonStream?: MachineFlags['jsonStream'];
