@@ -84,6 +84,7 @@ interface RawFlags extends CommonFlags {
   progress?: string;
   jsonStream?: boolean;
   splitDir?: string;
+  maxWritesPerSecond?: string;
 }
 
 /** Flags, then environment, then opsync.yaml (`--config` is the program's, so read with the globals). */
@@ -129,7 +130,8 @@ function withApply(cmd: Command): Command {
     .option(
       '--progress <mode>',
       'text output while applying: auto (a line per operation up to 50, else a progress line every 5s), items, interval or none',
-    );
+    )
+    .option('--max-writes-per-second <n>', 'pace writes to Connect at most N a second for this run, retries included (default: budget.writesPerHour in opsync.yaml, else unpaced)');
 }
 
 function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
@@ -137,6 +139,7 @@ function planFlags(raw: RawFlags, settings: Settings): PlanFlags {
     ...settings.connection,
     ...stateTarget(settings),
     safety: settings.safety,
+    ...(settings.budget ? { budget: settings.budget } : {}),
     vaultDefaults: settings.vaultDefaults,
     variables: settings.variables,
     out: raw.out,
@@ -160,7 +163,17 @@ function applyFlags(raw: RawFlags, settings: Settings): ApplyFlags {
     force: raw.force,
     lockTimeoutMs: parseDuration(raw.lockTimeout ?? '0s', '--lock-timeout'),
     progress: parseProgressMode(raw.progress),
+    ...(raw.maxWritesPerSecond !== undefined ? { maxWritesPerSecond: parseWritesPerSecond(raw.maxWritesPerSecond) } : {}),
   };
+}
+
+/** --max-writes-per-second: a positive number (0.5 is one write every 2 s). */
+function parseWritesPerSecond(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UserError(`--max-writes-per-second: "${inline(text)}" must be a number of writes a second above 0, e.g. 5 or 0.5`);
+  }
+  return n;
 }
 
 export function buildProgram(run: (work: (io: IO) => Promise<number> | number, color?: boolean) => Promise<void>): Command {

@@ -5,6 +5,10 @@ import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { UserError } from '../errors.js';
 import { makePlan } from '../plan/build.js';
 import { checkSafety } from '../plan/safety.js';
+import { budgetWarnings, writePacing } from '../plan/budget.js';
+import { TokenBucket } from '../connect/pacing.js';
+import type { RequestCost } from '../connect/cost.js';
+import { pacingLine } from '../ui/requests.js';
 import { changesStateOnly, hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type Connection } from '../session.js';
 import type { StateHandle } from '../state/handle.js';
@@ -27,6 +31,8 @@ export interface ApplyFlags extends PlanFlags {
   lockTimeoutMs: number;
   /** How the text apply reports operations (--progress; default auto). */
   progress?: ProgressMode;
+  /** --max-writes-per-second: this run's pace of writes, instead of budget.writesPerHour's. */
+  maxWritesPerSecond?: number;
 }
 
 /** What apply and destroy plan: a refresh-only plan is never applied (plan --refresh-only). */
@@ -75,19 +81,28 @@ function executor(plan: Plan, store: StateHandle, conn: Connection, flags: Apply
       // The backend write bumped the serial: the plan was made on the state just before it.
       plan = { ...plan, state: { lineage: store.state.lineage, serial: store.state.serial } };
     }
-    return applyPlan({ client: conn.client, env: io.env, key: conn.key, store }, plan, { parallelism: flags.parallelism, signal, onEvent });
+    // Every write of the run, retries included, takes its turn in one bucket (src/connect/pacing.ts).
+    const pacing = writePacing(plan, flags.budget, flags.maxWritesPerSecond);
+    if (pacing && pacing.estimatedWrites > 0) {
+      conn.client.paceWrites(new TokenBucket(pacing.perSecond));
+      // Not over the Ink interface, which owns the terminal while it is drawn.
+      if (pacing.estimatedWrites > 1 && !(io.interactive && !flags.format && !isMachineRun(flags))) io.err(`${pacingLine(pacing, flags.budget)}\n`);
+    }
+    const result = await applyPlan({ client: conn.client, env: io.env, key: conn.key, store }, plan, { parallelism: flags.parallelism, signal, onEvent });
+    // The whole run's requests, planning included: what this apply cost.
+    return { ...result, requests: conn.client.cost, ...(pacing && pacing.estimatedWrites > 0 ? { pacing } : {}) };
   };
 }
 
 /** Approve, execute and report; the interactive path on a terminal, the plain one elsewhere. */
-async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io: IO): Promise<number> {
+async function approveAndRun(plan: Plan, execute: Execute, flags: ApplyFlags, io: IO, requests: () => RequestCost): Promise<number> {
   if (plan.diagnostics.some((d) => d.severity === 'error')) {
-    await showPlan(plan, flags.format, io, flags);
+    await showPlan({ ...plan, requests: requests() }, flags.format, io, flags);
     return 1;
   }
   if (!hasChanges(plan)) {
-    await execute(() => undefined, new AbortController().signal); // state-only refreshes, no requests
-    await showPlan(plan, flags.format, io, flags);
+    const result = await execute(() => undefined, new AbortController().signal); // state-only refreshes
+    await showPlan({ ...plan, requests: result.requests ?? requests() }, flags.format, io, flags); // ends with the run's requests
     return 0;
   }
   if (io.interactive && !flags.format) {
@@ -193,12 +208,14 @@ async function applyRun(paths: string[], flags: ApplyFlags, io: IO, mode: ApplyM
       );
     }
     for (const v of violations) io.err(`warning: ${v.message}; applying anyway (--force)\n`);
+    // A saved plan carries the warnings of when it was made.
+    if (!planFile) plan.diagnostics.push(...budgetWarnings(plan, flags.budget, conn.client.cost.reads));
     if (isMachineRun(flags)) {
       // --format json: one result document on stdout; --json-stream: the events (machine.ts).
       const command = mode === 'destroy' ? 'destroy' : 'apply';
-      return applyMachine(plan, executor(plan, store, conn, flags, io), flags, io, { command, state: () => store.state, savedPlan: planFile ? paths[0] : undefined, violations });
+      return applyMachine(plan, executor(plan, store, conn, flags, io), flags, io, { command, state: () => store.state, savedPlan: planFile ? paths[0] : undefined, violations, requests: () => conn.client.cost });
     }
-    return approveAndRun(plan, executor(plan, store, conn, flags, io), flags, io);
+    return approveAndRun(plan, executor(plan, store, conn, flags, io), flags, io, () => conn.client.cost);
   });
 }
 

@@ -5,6 +5,7 @@
 import type { ApplyEvent, ApplyResult } from '../apply/types.js';
 import { StalePlanError } from '../apply/execute.js';
 import { ConnectError } from '../connect/errors.js';
+import type { RequestCost } from '../connect/cost.js';
 import { UserError } from '../errors.js';
 import type { Diagnostic } from '../manifest/types.js';
 import { ResolveError } from '../plan/resolve.js';
@@ -124,6 +125,8 @@ export interface MachineApply {
   savedPlan?: string;
   /** Safety limits a --force apply goes over. */
   violations?: readonly SafetyViolation[];
+  /** The run's Connect requests so far (src/connect/cost.ts), for the result document. */
+  requests?: () => RequestCost;
 }
 
 type Execute = (onEvent: (e: ApplyEvent) => void, signal: AbortSignal) => Promise<ApplyResult>;
@@ -156,7 +159,7 @@ export async function applyMachine(plan: Plan, execute: Execute, flags: MachineF
       });
     } else {
       const extraDiagnostics = forced.map(diagnosticFields);
-      io.out(renderApplyResultJson({ command, plan, status, result, details, state, savedPlan: run.savedPlan, extraDiagnostics }));
+      io.out(renderApplyResultJson({ command, plan, status, result, details, state, savedPlan: run.savedPlan, extraDiagnostics, requests: run.requests?.() }));
     }
     return status === 'applied' || status === 'no_changes' ? 0 : 1;
   };

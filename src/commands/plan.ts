@@ -6,6 +6,7 @@ import { renderValidateJson } from '../ui/validateJson.js';
 import { makePlan } from '../plan/build.js';
 import { makeRefreshOnlyPlan } from '../plan/refreshOnly.js';
 import { checkSafety, type SafetyLimits } from '../plan/safety.js';
+import { budgetWarnings, type Budget } from '../plan/budget.js';
 import { hasChanges, type Plan } from '../plan/types.js';
 import { openConnection, type ConnectionFlags } from '../session.js';
 import { currentState, type StateTarget } from '../state/open.js';
@@ -38,6 +39,8 @@ export interface PlanFlags extends ConnectionFlags, StateTarget {
   variables?: VariableInputs;
   /** Safety limits; a plan over them gets a warning (apply refuses it). */
   safety: SafetyLimits;
+  /** opsync.yaml `budget:`: a plan whose apply would pass it gets a warning; apply paces its writes under it. */
+  budget?: Budget;
   vaultDefaults?: Record<string, VaultDefaults>;
   out?: string;
   format?: PlanFormat;
@@ -173,10 +176,13 @@ async function planRun(paths: string[], flags: PlanFlags, io: IO, mode: 'normal'
     for (const v of flags.refreshOnly ? [] : checkSafety(plan, Object.keys(state.resources).length, flags.safety)) {
       plan.diagnostics.push({ severity: 'warning', kind: 'safety', message: `${v.message}: apply will refuse this plan without --force` });
     }
-    // Signed with the digest key, so apply refuses any edit of it.
+    const planned = conn.client.cost;
+    plan.diagnostics.push(...budgetWarnings(plan, flags.budget, planned.reads));
+    // Signed with the digest key, so apply refuses any edit of it. Saved without what planning cost (that is
+    // not what applying it costs); shown with it, as every plan ends.
     if (flags.out) writePlanFile(flags.out, plan, conn.key);
     if (events) streamPlan(events, plan, io, flags.out);
-    else await showPlan(plan, flags.format, io, flags);
+    else await showPlan({ ...plan, requests: planned }, flags.format, io, flags);
     if (flags.out) io.err(`Saved the plan to ${flags.out}; apply exactly it with \`opsync apply ${flags.out}\`.\n`);
     return planExitCode(plan, flags.detailedExitcode);
   } finally {

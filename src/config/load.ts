@@ -10,6 +10,7 @@ import { positionOf } from '../manifest/positions.js';
 import { validateDocument } from '../manifest/schema.js';
 import { MAX_ALIAS_COUNT } from '../manifest/load.js';
 import type { SafetyLimits } from '../plan/safety.js';
+import type { Budget } from '../plan/budget.js';
 import type { VaultDefaults } from '../manifest/types.js';
 import type { VariableDecl } from '../manifest/expand/index.js';
 
@@ -32,6 +33,8 @@ export interface ProjectConfig {
   manifests?: string[];
   parallelism?: number;
   safety?: Partial<SafetyLimits>;
+  /** The service account's request limits (`budget:`). */
+  budget?: Budget;
   vaults?: Record<string, VaultDefaults>;
 }
 
@@ -138,6 +141,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     manifests?: string[];
     parallelism?: number;
     safety?: Partial<SafetyLimits>;
+    budget?: Budget;
     vaults?: Record<string, VaultDefaults>;
   };
   const root = dirname(file);
@@ -163,6 +167,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     ...(raw.manifests !== undefined ? { manifests: raw.manifests.map((m) => resolve(root, m)) } : {}),
     ...(raw.parallelism !== undefined ? { parallelism: raw.parallelism } : {}),
     ...(raw.safety !== undefined ? { safety: raw.safety } : {}),
+    ...(raw.budget !== undefined ? { budget: raw.budget } : {}),
     ...(raw.vaults !== undefined ? { vaults: raw.vaults } : {}),
   };
 }

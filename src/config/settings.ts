@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { UserError } from '../errors.js';
 import type { VaultDefaults } from '../manifest/types.js';
 import { DEFAULT_SAFETY, type SafetyLimits } from '../plan/safety.js';
+import type { Budget } from '../plan/budget.js';
 import { DEFAULT_DATA_DIR } from '../server/defaults.js';
 import type { ConnectionFlags } from '../session.js';
 import { loadConfig } from './load.js';
@@ -45,6 +46,8 @@ export interface Settings {
   /** Manifest paths to use when a command is given none (opsync.yaml `manifests`). */
   manifests: string[];
   safety: SafetyLimits;
+  /** opsync.yaml `budget:` (absent: no limits known, nothing paced). */
+  budget?: Budget;
   vaultDefaults: Record<string, VaultDefaults>;
   /** Variable values and opsync.yaml's declarations, for the manifests' ${var.NAME}. */
   variables: VariableInputs;
@@ -121,6 +124,7 @@ export function resolveSettings(flags: CommonFlags, env: NodeJS.ProcessEnv, cwd 
     parallelism,
     manifests: config?.manifests ?? [],
     safety: { ...DEFAULT_SAFETY, ...config?.safety },
+    ...(config?.budget ? { budget: config.budget } : {}),
     vaultDefaults: config?.vaults ?? {},
     variables: variableInputs({ varFlags: flags.var ?? [], varFiles: flags.varFile ?? [], env, ...(config?.variables ? { declared: config.variables } : {}) }),
   };
