@@ -44,6 +44,12 @@ const MIGRATIONS: {
     is: (doc) => isObject(doc.resources) && isObject(doc.pending) && Object.values(doc.resources).every((r) => !isObject(r) || !('fields' in r)),
     migrate: (doc) => ({ ...doc, version: 2 }),
   },
+  // v3 added optional properties only (connectMovedFrom; a resource's generatedAt): a v2 document is a v3 one.
+  {
+    from: 2,
+    is: (doc) => isObject(doc.resources) && isObject(doc.pending),
+    migrate: (doc) => ({ ...doc, version: 3 }),
+  },
 ];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

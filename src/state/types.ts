@@ -2,8 +2,10 @@
 // Never a secret value.
 
 // Version 2 added `fields` (version 1 files are read and upgraded in memory: their resources lack it until
-// their next write).
-export const STATE_FORMAT_VERSION = 2;
+// their next write). Version 3 added `connectMovedFrom` and `generatedAt`, optional both: a version 2 file is
+// a version 3 file; the number moved so that an older opsync says "upgrade opsync" instead of refusing a
+// property it does not know.
+export const STATE_FORMAT_VERSION = 3;
 
 export interface StateResource {
   address: string;

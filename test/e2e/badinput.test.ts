@@ -126,7 +126,7 @@ describe('state version', () => {
     ['a negative version', { ...base(), version: -1 }, /"version" must be a whole number, not -1/],
     ['a missing version on a v1 shape', base(), /"version" is missing and it is not an old \(v0\) state file/],
     ['version 0 on a v1 shape', { ...base(), version: 0 }, /says state format 0 but does not have that format's shape/],
-    ['a newer version', { ...base(), version: 3 }, /has state format 3; this opsync reads up to 2: upgrade opsync/],
+    ['a newer version', { ...base(), version: 4 }, /has state format 4; this opsync reads up to 3: upgrade opsync/],
   ] as const) {
     it(`refuses ${what}, naming the file, and leaves it as it was`, async () => {
       write('m.yaml', MANIFEST(['a']));

@@ -65,7 +65,7 @@ describe('drift of generated values', () => {
     const generated = passwordOf(await live());
     expect(generated).toHaveLength(32);
     const recorded = state().resources['Production/svc'];
-    expect(state().version).toBe(2);
+    expect(state().version).toBe(3);
     // Digested from Connect's answer to the create: the generated value, under the digest key.
     expect(recorded.fields).toEqual({ username: fieldDigest('svc-user', key()), password: fieldDigest(generated, key()) });
 
@@ -141,7 +141,7 @@ describe('drift of generated values', () => {
     write('m.yaml', MANIFEST().replace('tags: [prod]', 'tags: [prod, api]'));
     r = await cli(['apply', 'm.yaml', '--auto-approve']);
     expect(r.code, r.stderr).toBe(0);
-    expect(state().version).toBe(2);
+    expect(state().version).toBe(3);
     expect(state().resources['Production/svc'].fields!.password).toBe(fieldDigest(BY_HAND, key()));
 
     await setPasswordByHand('Another-hand-typed-9');
@@ -153,10 +153,10 @@ describe('drift of generated values', () => {
 
   it('refuses a state of a newer format in one line naming the file', async () => {
     write('m.yaml', MANIFEST());
-    writeFileSync(join(ctx.dir, 'future.json'), JSON.stringify({ version: 3, lineage: 'l', serial: 1, resources: {}, pending: {} }));
+    writeFileSync(join(ctx.dir, 'future.json'), JSON.stringify({ version: 4, lineage: 'l', serial: 1, resources: {}, pending: {} }));
     const r = await cli(['plan', 'm.yaml', '--state', 'future.json']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/future\.json has state format 3; this opsync reads up to 2: upgrade opsync/);
+    expect(r.stderr).toMatch(/future\.json has state format 4; this opsync reads up to 3: upgrade opsync/);
   });
 });

@@ -121,7 +121,7 @@ it('a pending record adopts only an item made while its create was in flight', a
   // A create recorded as started two minutes after their item was made (e.g. a crash, long after they made it).
   mkdirSync(join(dir, '.opsync'), { recursive: true });
   const s: StateFile = {
-    version: 2,
+    version: 3,
     lineage: '00000000-0000-4000-8000-000000000001',
     serial: 1,
     connect: proxy.url,

@@ -43,7 +43,7 @@ const resource = (key: string, itemId: string): StateResource => ({
 });
 
 const STATE: StateFile = {
-  version: 2,
+  version: 3,
   lineage: 'lin',
   serial: 4,
   resources: { 'Production/a': resource('a', ID('a')), 'Production/b': resource('b', ID('b')) },

@@ -32,21 +32,21 @@ const resource = (address: string, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('state format 2: field digests', () => {
-  it('is format 2', () => {
-    expect(STATE_FORMAT_VERSION).toBe(2);
-    expect(emptyState().version).toBe(2);
+  it('is written as format 3 (2 with optional properties only)', () => {
+    expect(STATE_FORMAT_VERSION).toBe(3);
+    expect(emptyState().version).toBe(3);
   });
 
   it('reads a version 1 file and upgrades it in memory: resources without fields; the next write is version 2', () => {
     const v1 = { version: 1, lineage: 'l', serial: 3, resources: { 'P/a': resource('P/a', { rotations: { pw: '' } }) }, pending: {} };
     writeFileSync(path, JSON.stringify(v1));
     const s = readState(path);
-    expect(s.version).toBe(2);
+    expect(s.version).toBe(3);
     expect(s.resources['P/a']).toEqual(v1.resources['P/a']);
     expect(s.resources['P/a'].fields).toBeUndefined();
     expect(JSON.parse(readFileSync(path, 'utf8')).version).toBe(1); // reading writes nothing
     writeStateAtomic(path, s);
-    expect(JSON.parse(readFileSync(path, 'utf8')).version).toBe(2);
+    expect(JSON.parse(readFileSync(path, 'utf8')).version).toBe(3);
   });
 
   it('keeps field digests through the file, and refuses anything in fields that is not a digest', () => {
@@ -79,14 +79,14 @@ describe('state format 2: field digests', () => {
   it('refuses a newer format in one line naming the file', () => {
     mkdirSync(join(dir, 'sub'));
     const p = join(dir, 'sub/state.json');
-    writeFileSync(p, JSON.stringify({ ...emptyState(), version: 3 }));
+    writeFileSync(p, JSON.stringify({ ...emptyState(), version: 4 }));
     let message = '';
     try {
       readState(p);
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toBe(`state ${p} has state format 3; this opsync reads up to 2: upgrade opsync`);
+    expect(message).toBe(`state ${p} has state format 4; this opsync reads up to 3: upgrade opsync`);
   });
 
   it('field digests round-trip through the journal (replayed after a crash) and compaction', async () => {
@@ -102,7 +102,7 @@ describe('state format 2: field digests', () => {
     expect(readState(path).resources['P/old'].fields).toBeUndefined();
     store.close(); // compacts
     const doc = JSON.parse(readFileSync(path, 'utf8'));
-    expect(doc.version).toBe(2);
+    expect(doc.version).toBe(3);
     expect(doc.resources['P/a'].fields).toEqual(fields);
     expect(doc.resources['P/old'].fields).toBeUndefined();
     // A journal line whose fields hold a value is refused like the state file.

@@ -52,7 +52,7 @@ describe('state file', () => {
     mkdirSync(join(dir, '.opsync'));
     writeFileSync(path, JSON.stringify({ lineage: 'l', serial: 3, items: { 'P/a': resource('P/a') } }));
     const s = readState(path);
-    expect(s.version).toBe(2);
+    expect(s.version).toBe(3);
     expect(s.resources['P/a'].itemId).toBe('i'.repeat(26));
     expect(s.pending).toEqual({});
   });
@@ -69,7 +69,7 @@ describe('state file', () => {
       [v1, /"version" is missing and it is not an old \(v0\) state file/],
       [{ ...v1, version: 0 }, /says state format 0 but does not have that format's shape/],
       [{ lineage: 'l', serial: 3, items: { 'P/a': resource('P/a') }, resources: {} }, /"version" is missing/],
-      [{ ...v1, version: 3 }, /format 3; this opsync reads up to 2: upgrade opsync/],
+      [{ ...v1, version: 4 }, /format 4; this opsync reads up to 3: upgrade opsync/],
     ] as const) {
       writeFileSync(path, JSON.stringify(doc));
       expect(() => readState(path), JSON.stringify(doc)).toThrow(StateError);
