@@ -8,8 +8,9 @@
 // or `never` (no rotation; a field or item opts out of a default that way). All in UTC.
 //
 // A generation time the state does not record (a state written before generatedAt existed, an imported item)
-// counts from the resource's updatedAt, the last time opsync wrote its state entry: never later than the value
-// was generated, so a policy is never late because of it. The next write records that time, so it stops moving.
+// counts from the resource's updatedAt, the last time opsync wrote its state entry: never earlier than the value
+// was generated, so a policy counted from it may come late, never early. The next write records that time, so it
+// stops moving.
 
 import { UserError } from '../errors.js';
 import type { DesiredItem, RotationPolicy } from '../manifest/types.js';

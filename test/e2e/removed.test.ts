@@ -51,7 +51,7 @@ describe('removed: blocks', () => {
 
     r = await cli(['plan', 'm.yaml', '--format', 'json']);
     const plan = JSON.parse(r.stdout);
-    expect(plan.summary).toEqual({ create: 0, update: 0, replace: 0, delete: 0, forget: 1, noop: 2, drifted: 0, move: 1, protect: 1 });
+    expect(plan.summary).toEqual({ create: 0, update: 0, replace: 0, delete: 0, forget: 1, noop: 2, drifted: 0, move: 1, protect: 1, rotate_due: 0 });
     expect(plan.resource_changes.find((c: { address: string }) => c.address === 'Production/old')).toMatchObject({
       action: 'forget',
       item_id: old.itemId,
