@@ -19,12 +19,56 @@ export function digestKey(token: string, env: NodeJS.ProcessEnv): Buffer {
 
 /** Canonical JSON: object keys sorted, so equal specs give equal digests. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+  // Undefined for undefined, as JSON.stringify (never met: what is digested is always an object).
+  return canon(value) as string;
+}
+
+/** Keys that JSON objects order first, ascending by value (array indices: "0" to 2^32-2), as JavaScript does. */
+const INDEX = /^(?:0|[1-9]\d{0,9})$/;
+const isIndex = (k: string) => INDEX.test(k) && Number(k) <= 4294967294;
+
+/**
+ * Exactly what `JSON.stringify(value, replacer that sorts every object's keys)` gives, in one pass without an
+ * object rebuilt per node (the floor of a no-op plan is the digest of every item). A sorted object rebuilt by
+ * Object.fromEntries puts array-index keys first, ascending, then the others sorted: so does this. Undefined,
+ * functions and symbols are left out of objects and are null in arrays; a toJSON (Date) is called; a number
+ * that is not finite is null (test/plan/digest.test.ts checks it against JSON.stringify with fast-check).
+ */
+function canon(v: unknown): string | undefined {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      const o = v as { toJSON?: () => unknown };
+      if (typeof o.toJSON === 'function') return canon(o.toJSON());
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + (canon(v[i]) ?? 'null');
+        return `${out}]`;
+      }
+      const keys = Object.keys(v);
+      // Object.keys gives the index keys first, ascending; only the others need sorting.
+      let n = 0;
+      while (n < keys.length && isIndex(keys[n])) n++;
+      const rest = keys.slice(n).sort((a, b) => (a < b ? -1 : 1));
+      let out = '{';
+      let first = true;
+      for (const k of n ? [...keys.slice(0, n), ...rest] : rest) {
+        const s = canon((v as Record<string, unknown>)[k]);
+        if (s === undefined) continue;
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${s}`;
+        first = false;
+      }
+      return `${out}}`;
     }
-    return v;
-  });
+    default:
+      return undefined; // undefined, a function, a symbol: left out (bigint is refused by JSON.stringify, never met here)
+  }
 }
 
 /** What of a desired item decides its live content: positions and absolute paths left out. */
