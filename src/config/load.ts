@@ -123,7 +123,7 @@ export function loadConfig(opts: { explicit?: string; cwd?: string } = {}): Proj
     throw new ConfigError(`${shown}:1:1: error: YAML: ${what}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new ConfigError(`${shown}:1:1: error: opsync.yaml is a mapping (connect, state, manifests, parallelism, safety, vaults)`);
+    throw new ConfigError(`${shown}:1:1: error: opsync.yaml is a mapping (connect, state, backend, manifests, variables, parallelism, safety, budget, vaults)`);
   }
   const secrets = secretKeys(doc);
   for (const { path, message } of secrets) problems.push(`${at(path)}: error: ${message}`);
