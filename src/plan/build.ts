@@ -3,11 +3,10 @@
 // looked up, a GET only where the fast path cannot tell); each manifest resource is resolved, digested and
 // judged (desired.ts, compare.ts); each resource that left the manifests is deleted (delete.ts). Prints nothing.
 
-import { relative } from 'node:path';
 import type { ConnectClient } from '../connect/client.js';
 import type { Manifest } from '../manifest/types.js';
 import type { StateFile } from '../state/types.js';
-import { VERSION } from '../version.js';
+import { assemblePlan } from './assemble.js';
 import { planDelete } from './delete.js';
 import { planDesired } from './desired.js';
 import { removedWarnings } from './forget.js';
@@ -20,7 +19,7 @@ import { clockFromEnv, dueSkippedWarning } from './rotation.js';
 import { checkVaults, unknownVaultError } from './unknownVault.js';
 import { checkSelection } from './select.js';
 import type { PlanScope } from './scope.js';
-import { PLAN_FORMAT_VERSION, summarise, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
+import { type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
 
 export interface PlanContext {
   client: ConnectClient;
@@ -152,20 +151,5 @@ export async function makePlan(ctx: PlanContext, req: PlanRequest): Promise<Plan
   const skipped = scope.rotation?.skipped ?? [];
   if (skipped.length > 0) diagnostics.push(dueSkippedWarning(skipped));
 
-  return {
-    formatVersion: PLAN_FORMAT_VERSION,
-    opsyncVersion: VERSION,
-    createdAt: new Date().toISOString(),
-    connectHost: ctx.connectHost,
-    state: { lineage: req.state.lineage, serial: req.state.serial },
-    // Relative, so a plan saved in one checkout applies in another.
-    manifests: req.manifest.files.map((f) => relative(process.cwd(), f) || f),
-    targets,
-    rotate,
-    replace: req.replace ?? [],
-    mode,
-    changes,
-    diagnostics,
-    summary: summarise(changes),
-  };
+  return assemblePlan({ connectHost: ctx.connectHost, state: req.state, manifestFiles: req.manifest.files, targets, rotate, replace: req.replace ?? [], mode, changes, diagnostics });
 }

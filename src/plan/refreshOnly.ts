@@ -12,12 +12,11 @@
 // then every difference from them is drift. After an edit of the manifests such a difference could be either; it
 // is named, not shown, and the item counts as drifted (its live version moved), never as tolerated.
 
-import { relative } from 'node:path';
 import { sameValue } from '../connect/dates.js';
 import type { Field, FullItem, Vault } from '../connect/types.js';
 import type { DesiredField, DesiredItem, Manifest } from '../manifest/types.js';
 import type { StateFile, StateResource } from '../state/types.js';
-import { VERSION } from '../version.js';
+import { assemblePlan } from './assemble.js';
 import { inTargets, type PlanContext } from './build.js';
 import { diffItem, GENERATED_DRIFT_NOTE, liveFieldsOf } from './diff.js';
 import { desiredDigest, fieldDigest, madeWithKey, type ResolvedValues } from './digest.js';
@@ -26,7 +25,7 @@ import { applyMoves } from './moves.js';
 import { createLiveView, type LiveSummary } from './refresh.js';
 import { createResolver, ResolveError } from './resolve.js';
 import { checkSelection } from './select.js';
-import { PLAN_FORMAT_VERSION, summarise, type AttrChange, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
+import { type AttrChange, type Plan, type PlanDiagnostic, type ResourceChange } from './types.js';
 
 /** The note of a sensitive value changed outside opsync (never a value). */
 export const VALUE_DRIFT_NOTE = 'changed outside opsync';
@@ -279,21 +278,7 @@ export async function makeRefreshOnlyPlan(ctx: PlanContext, req: RefreshOnlyRequ
   const changes = results.filter((c): c is ResourceChange => c !== undefined).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   ctx.onLiveView?.(live);
 
-  return {
-    formatVersion: PLAN_FORMAT_VERSION,
-    opsyncVersion: VERSION,
-    createdAt: new Date().toISOString(),
-    connectHost: ctx.connectHost,
-    state: { lineage: req.state.lineage, serial: req.state.serial },
-    manifests: req.manifest.files.map((f) => relative(process.cwd(), f) || f),
-    targets,
-    rotate: [],
-    replace: [],
-    mode: 'refresh-only',
-    changes,
-    diagnostics,
-    summary: summarise(changes),
-  };
+  return assemblePlan({ connectHost: ctx.connectHost, state: req.state, manifestFiles: req.manifest.files, targets, rotate: [], replace: [], mode: 'refresh-only', changes, diagnostics });
 }
 
 /**
