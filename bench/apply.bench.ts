@@ -1,10 +1,12 @@
-// Apply at the server's speed (issue 12): apply of N creates in 100 vaults against an in-process
-// `opsync server --memory`, next to the raw create throughput of the same server in the same run at the same
+// Apply at the server's speed (issue 12): apply of N creates in 100 vaults against `opsync server --memory`
+// in a process of its own (as Connect is: the apply never shares the server's event loop), next to the raw create throughput of the same server in the same run at the same
 // concurrency (a plain undici loop of POSTs), with their ratio; then the same against a `realistic: true`
 // server (200 ms vault write hold, 409 on overlap), where the apply backs off on conflicts.
 // Figures only, never asserted. Run: `npx tsc -p tsconfig.bench.json && node bench/run.mjs apply`.
-// BENCH_SCALE (default 1) shrinks or grows every size; BENCH_REALISTIC_ITEMS sets the realistic size (default 500).
+// BENCH_SCALE (default 1) shrinks or grows every size; BENCH_SIZES the apply sizes (default 1000,10000);
+// BENCH_PROFILE=DIR writes a CPU profile of the client during each apply; BENCH_REALISTIC_ITEMS sets the realistic size (default 500).
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -13,19 +15,32 @@ import { ConnectClient } from '../src/connect/client.js';
 import { loadManifests } from '../src/manifest/load.js';
 import { makePlan } from '../src/plan/build.js';
 import { digestKey } from '../src/plan/digest.js';
-import { startServer, type ServerOptions } from '../src/server/index.js';
+import type { ServerOptions } from '../src/server/index.js';
 import { StateStore } from '../src/state/store.js';
+import { startServerProcess } from './server-process.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const VAULTS = 100;
 const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 8);
-const SIZES = [1000, 10000].map((n) => Math.max(VAULTS, Math.round(n * SCALE)));
+const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number).map((n) => Math.max(VAULTS, Math.round(n * SCALE)));
 const REALISTIC_ITEMS = Math.max(VAULTS, Math.round(Number(process.env.BENCH_REALISTIC_ITEMS ?? 500) * SCALE));
 
 const secs = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
+/** CPU seconds this process used since `from` (every thread: the main one, GC, libuv's pool). */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
 
 interface Run {
   applyS: number;
+  /** CPU time the apply (the client: this process) used. */
+  applyCpuS: number;
+  /** CPU time the server used during the apply, and during the raw loop. */
+  serverCpuS: number;
+  rawServerCpuS: number;
+  /** CPU time the raw loop (this process) used. */
+  rawClientCpuS: number;
   planS: number;
   rawS: number;
   raw409: number;
@@ -48,7 +63,7 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
     writeFileSync(join(dir, `${v}.yaml`), `vault: ${v}\nitems:\n${items}`);
     files.push(join(dir, `${v}.yaml`));
   }
-  const start = () => startServer({ memory: true, host: '127.0.0.1', port: 0, quiet: true, seedFiles: [join(dir, 'seed.yaml')], ...serverOpts });
+  const start = () => startServerProcess({ seedFiles: [join(dir, 'seed.yaml')], ...serverOpts });
 
   // The server's own create throughput: PARALLELISM connections, each POSTing the next item, a body like
   // opsync's (a username and a generated password), to vaults in turn (so writes to one vault rarely overlap).
@@ -57,14 +72,18 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
   const rawServer = await start();
   let rawS: number;
   let raw409 = 0;
+  let rawServerCpuS = 0;
+  let rawClientCpuS = 0;
   try {
-    const token = rawServer.localToken();
+    const token = rawServer.token;
     const setup = new ConnectClient({ host: rawServer.url, token });
     const vaults = await setup.listVaults();
     await setup.close();
     const rawIds = raws.map((r) => vaults.find((v) => v.name === r)!.id);
     const pool = new Pool(rawServer.url, { connections: PARALLELISM });
     let next = 0;
+    const rawCpu0 = await rawServer.cpu();
+    const rawClient0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: PARALLELISM }, async () => {
@@ -94,6 +113,8 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
       }),
     );
     rawS = secs(t0);
+    rawClientCpuS = cpuSince(rawClient0);
+    rawServerCpuS = (await rawServer.cpu()) - rawCpu0;
     await pool.close();
   } finally {
     await rawServer.close();
@@ -101,7 +122,7 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
 
   const server = await start();
   try {
-    const token = server.localToken();
+    const token = server.token;
     const client = new ConnectClient({ host: server.url, token, concurrency: PARALLELISM });
     const { manifest } = loadManifests(files, { env: {} });
     const key = digestKey(token, {});
@@ -109,23 +130,48 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
     const t1 = process.hrtime.bigint();
     const plan = await makePlan({ client, env: {}, key, connectHost: 'bench' }, { manifest, state: store.state });
     const planS = secs(t1);
+    const serverCpu0 = await server.cpu();
     const t2 = process.hrtime.bigint();
-    const result = await applyPlan({ client, env: {}, key, store }, plan, { parallelism: PARALLELISM });
+    const cpu0 = process.cpuUsage();
+    const stopProfile = await profile(`apply-${n}`);
+    let lastDone = 0n;
+    const result = await applyPlan({ client, env: {}, key, store }, plan, { parallelism: PARALLELISM, onEvent: (e) => { if (e.type === 'done') lastDone = process.hrtime.bigint(); } });
+    const tEnd = process.hrtime.bigint();
     store.close(); // the final compaction is part of the apply
+    if (process.env.BENCH_PHASES) console.log(`    phases: operations ${(Number(lastDone - t2) / 1e9).toFixed(2)} s, then ${(Number(tEnd - lastDone) / 1e9).toFixed(2)} s to the end of applyPlan, close ${secs(tEnd).toFixed(2)} s`);
+    await stopProfile();
     const applyS = secs(t2);
+    const applyCpuS = cpuSince(cpu0);
+    const serverCpuS = (await server.cpu()) - serverCpu0;
     const { fsyncs, stateWrites } = store.stats;
     await client.close();
-    return { applyS, planS, rawS, raw409, failed: result.failed.length, fsyncs, stateWrites };
+    return { applyS, applyCpuS, serverCpuS, rawServerCpuS, rawClientCpuS, planS, rawS, raw409, failed: result.failed.length, fsyncs, stateWrites };
   } finally {
     await server.close();
   }
+}
+
+/** With BENCH_PROFILE=DIR, a CPU profile of the client (this process) during each apply, written to DIR. */
+async function profile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return async () => {};
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((res, rej) => session.post(method, (err, r) => (err ? rej(err) : res(r))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile: p } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(p));
+    session.disconnect();
+  };
 }
 
 function show(label: string, n: number, r: Run): void {
   console.log(
     `  ${label.padEnd(10)} ${String(n).padStart(6)} creates  raw ${r.rawS.toFixed(2).padStart(7)} s (${(n / r.rawS).toFixed(0).padStart(5)}/s${r.raw409 ? `, ${r.raw409} x 409 retried` : ''})` +
       `  apply ${r.applyS.toFixed(2).padStart(7)} s (${(n / r.applyS).toFixed(0).padStart(5)}/s)  apply/raw ${(r.applyS / r.rawS).toFixed(2)}x` +
-      `  [plan ${r.planS.toFixed(2)} s, ${r.fsyncs} journal fsyncs, ${r.stateWrites} state writes${r.failed ? `, ${r.failed} FAILED` : ''}]`,
+      `  [CPU client/server: apply ${r.applyCpuS.toFixed(2)}/${r.serverCpuS.toFixed(2)} s, raw ${r.rawClientCpuS.toFixed(2)}/${r.rawServerCpuS.toFixed(2)} s; plan ${r.planS.toFixed(2)} s, ${r.fsyncs} journal fsyncs, ${r.stateWrites} state writes${r.failed ? `, ${r.failed} FAILED` : ''}]`,
   );
 }
 
@@ -136,7 +182,7 @@ for (const n of SIZES) {
   runs.push(r);
   show('memory', n, r);
 }
-console.log(`  ${SIZES[1]} / ${SIZES[0]} apply cost: ${(runs[1].applyS / runs[0].applyS).toFixed(1)}x (sizes ${(SIZES[1] / SIZES[0]).toFixed(0)}x)`);
+if (runs.length > 1) console.log(`  ${SIZES[1]} / ${SIZES[0]} apply cost: ${(runs[1].applyS / runs[0].applyS).toFixed(1)}x (sizes ${(SIZES[1] / SIZES[0]).toFixed(0)}x)`);
 if (process.env.BENCH_SKIP_REALISTIC !== '1') {
   const r = await measure(REALISTIC_ITEMS, { realistic: true });
   show('realistic', REALISTIC_ITEMS, r);
