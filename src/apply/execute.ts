@@ -16,9 +16,11 @@ import { createResolver, ResolveError } from '../plan/resolve.js';
 import { clockFromEnv, generatedAtToRecord, generatedByBody } from '../plan/rotation.js';
 import { changesStateOnly, type Plan, type ResourceChange } from '../plan/types.js';
 import type { StateHandle } from '../state/handle.js';
+import type { StateChange } from '../state/journal.js';
 import type { RetiredItem, StateResource } from '../state/types.js';
 import { copiedValues } from './copied.js';
 import { applyReplace, type ReplaceCreate } from './replace.js';
+import { PendingAhead } from './pending.js';
 import { runInGraphOrder } from './schedule.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 
@@ -82,7 +84,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
    * `generated`: the fields this write had Connect generate (create, rotation, a replace's regenerated ones), whose
    * generation time is now; the others keep theirs.
    */
-  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[], generated: ReadonlySet<string> = new Set()) => {
+  const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[], generated?: ReadonlySet<string>) =>
+    store.change(resourceRecord(change, item, desired, digest, retired, generated));
+  /** As record(), for a result nothing waits on (a create's: its pending record covers a crash until then). */
+  const note = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[], generated?: ReadonlySet<string>) =>
+    store.note(resourceRecord(change, item, desired, digest, retired, generated));
+  function resourceRecord(change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[], generated: ReadonlySet<string> = new Set()): StateChange {
     const prev = store.state.resources[change.movedFrom ?? change.address];
     const generatedAt = generatedAtToRecord(desired, prev, generated, now());
     const rotations: Record<string, string> = {};
@@ -110,8 +117,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       ...(retired?.length ? { retired } : {}),
       updatedAt: new Date().toISOString(),
     };
-    return store.change({ op: 'resource', resource: entry, ...(change.movedFrom ? { movedFrom: change.movedFrom } : {}) });
-  };
+    return { op: 'resource', resource: entry, ...(change.movedFrom ? { movedFrom: change.movedFrom } : {}) };
+  }
 
   const copied = copiedValues({ client, store, resolver, changes: plan.changes, fail: (m) => new OpError(m) });
   /**
@@ -145,10 +152,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
    */
   const create = async (change: ResourceChange, desired: DesiredItem, values: Map<string, string>, replace?: ReplaceCreate): Promise<FullItem> => {
     const vaultId = change.vault.id!;
-    const startedAt = new Date().toISOString();
     // The create of a replace (src/apply/replace.ts) sends its own body and says which item it replaces.
     const title = replace?.body.title ?? desired.title;
-    await store.change({ op: 'pending', pending: { address: change.address, vaultId, vaultName: change.vault.name, title, startedAt, ...(replace ? { replaces: replace.replaces } : {}) } });
+    await pending.declare(change, title, replace?.replaces);
+    // Read after the wait: a record declared ahead was made before this create's turn, never after its request.
+    const startedAt = store.state.pending[change.address]?.startedAt ?? new Date().toISOString();
+    pending.sent(change);
     try {
       return await client.createItem(vaultId, replace?.body ?? createBody(desired, values));
     } catch (err) {
@@ -170,6 +179,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
 
   const forget = (address: string) => store.change({ op: 'forget', address });
 
+  // Plain creates that wait for nothing start in plan order: their pending records are declared ahead (pending.ts).
+  const line = plan.changes.filter((c) => c.action === 'create' && !(c.refs ?? []).length);
+  const pending = new PendingAhead(store, line, Math.max(32, 4 * opts.parallelism));
+
   async function run(change: ResourceChange): Promise<void> {
     switch (change.action) {
       case 'noop': {
@@ -183,9 +196,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
       case 'create': {
         const { desired, values, digest } = await valuesFor(change);
         const created = await create(change, desired, values);
-        // Not awaited: the pending record, durable before the request went out, covers a crash until this one is
-        // (the next group commit, or the flush at the end); so a create costs one fsync wait, not two.
-        void record(change, created, desired, digest, undefined, new Set(desired.fields.filter((f) => f.source.kind === 'generate').map((f) => f.key)));
+        // Not awaited, and committed lazily: the pending record, durable before the request went out, covers a
+        // crash until this one is (a later group commit, or the flush at the end); so a create waits for no fsync
+        // of its own (its pending record was declared ahead, pending.ts) and shares one with many others.
+        void note(change, created, desired, digest, undefined, new Set(desired.fields.filter((f) => f.source.kind === 'generate').map((f) => f.key)));
         return;
       }
       case 'update': {
@@ -271,6 +285,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
   }
   // Each vault the plan touched: its contentVersion, where the state now matches live, so that the next plan
   // of an unmoved vault costs no item list (src/plan/refresh.ts). Skipped when interrupted: it only saves requests.
+  await pending.settleUnsent();
   await store.flush(); // every record durable (creates do not wait for theirs) before the apply says it is done
   if (!result.interrupted) await recordVaultVersions(client, store, plan.changes);
   result.elapsedMs = Date.now() - started;

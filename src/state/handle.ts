@@ -20,6 +20,11 @@ export interface StateHandle {
    * durable (local: journaled and synced; remote: stored by the backend) and rejects if they cannot be.
    */
   change(...changes: StateChange[]): Promise<void>;
+  /**
+   * As change(), for changes nothing waits on (a create's result, covered by its pending record until then):
+   * durable with a later commit, which may wait a few milliseconds to share its sync with more changes.
+   */
+  note(...changes: StateChange[]): Promise<void>;
   /** Resolves once every change so far is durable. */
   flush(): Promise<void>;
   /** Mutate a copy, bump the serial and store it whole; on a failed write nothing changes. */

@@ -182,6 +182,9 @@ export class JournalWriter {
   private queued: Waiter[] = [];
   private inflight: Waiter[] | undefined;
   private scheduled = false;
+  /** Something queued is waited on (not lazy, or a sync): the next batch goes at once. */
+  private urgent = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   /** Nothing written since the file was created or truncated: the next batch starts with the header. */
   private empty = true;
   private truncateAfterIo = false;
@@ -195,6 +198,8 @@ export class JournalWriter {
     private readonly header: () => JournalHeader,
     /** Called between batches, with no I/O in flight (the store compacts here when it is time). */
     private readonly afterBatch: () => void,
+    /** How long lazy entries may wait for company before they are committed. */
+    private readonly lazyMs = 20,
   ) {}
 
   /** The sticky error of a failed write: every later append fails with it. */
@@ -202,21 +207,31 @@ export class JournalWriter {
     return this.error;
   }
 
-  append(entry: JournalEntry): Promise<void> {
+  /**
+   * Append an entry; the promise resolves once it is durable. `lazy`: nothing waits on it, so its commit may wait
+   * up to `lazyMs` to share one fdatasync with more entries (each costs the disk, and this machine's CPU, far
+   * more than the line); an entry that is not lazy, or a sync(), commits everything queued at once.
+   */
+  append(entry: JournalEntry, lazy = false): Promise<void> {
     if (this.error) return Promise.reject(this.error);
     if (this.closed) return Promise.reject(new Error('the state journal is closed'));
     this.queue.push(`${JSON.stringify(entry)}\n`);
     this.stats.lines += 1;
+    if (!lazy) this.urgent = true;
     const done = new Promise<void>((resolve, reject) => this.queued.push({ resolve, reject }));
     this.schedule();
     return done;
   }
 
-  /** Resolves once everything appended so far is durable. */
+  /** Resolves once everything appended so far is durable (and commits what is queued without delay). */
   sync(): Promise<void> {
     if (this.error) return Promise.reject(this.error);
     const target = this.queued.length > 0 ? this.queued : this.inflight;
     if (!target) return Promise.resolve();
+    if (this.queued.length > 0) {
+      this.urgent = true;
+      this.schedule();
+    }
     return new Promise<void>((resolve, reject) => target.push({ resolve, reject }));
   }
 
@@ -228,6 +243,7 @@ export class JournalWriter {
     for (const w of this.queued) w.resolve();
     this.queue = [];
     this.queued = [];
+    this.urgent = false;
     if (this.inflight) {
       for (const w of this.inflight) w.resolve();
       this.inflight = [];
@@ -240,12 +256,27 @@ export class JournalWriter {
   /** Stop writing (the store has compacted); the descriptor closes once no I/O is in flight. */
   close(): void {
     this.closed = true;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     if (this.inflight) this.closeAfterIo = true;
     else this.closeFd();
   }
 
   private schedule(): void {
     if (this.scheduled || this.inflight) return;
+    if (!this.urgent) {
+      // Only lazy entries: commit them a little later, with whatever comes meanwhile.
+      this.lazyTimer ??= setTimeout(() => {
+        this.lazyTimer = undefined;
+        this.urgent = true;
+        this.schedule();
+      }, this.lazyMs);
+      return;
+    }
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     this.scheduled = true;
     // Let every change made in this turn of the event loop join the batch.
     setImmediate(() => {
@@ -283,11 +314,12 @@ export class JournalWriter {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0 && !this.error && !this.closed) {
+    while (this.queue.length > 0 && this.urgent && !this.error && !this.closed) {
       const lines = this.queue;
       const waiters = this.queued;
       this.queue = [];
       this.queued = [];
+      this.urgent = false;
       this.inflight = waiters;
       try {
         const fd = this.open();
@@ -319,6 +351,8 @@ export class JournalWriter {
       for (const w of done) w.resolve();
       this.afterBatch();
     }
+    // Lazy entries queued while the batch was in flight wait for their timer (or the next urgent one).
+    if (this.queue.length > 0 && !this.error && !this.closed) this.schedule();
   }
 
   /** Write the header and entries synchronously (tests and tools that build a journal by hand). */

@@ -94,6 +94,11 @@ export class RemoteStore implements StateHandle {
     return durable;
   }
 
+  /** As change(): every write already carries whatever was changed while the one before it was stored. */
+  note(...changes: StateChange[]): Promise<void> {
+    return this.change(...changes);
+  }
+
   flush(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     return this.waitFor(this.current.serial);

@@ -16,8 +16,14 @@ import { applyChange, compactionWritten, journalPath, JournalWriter, type Journa
 import type { StateFile } from './types.js';
 
 export interface CompactPolicy {
-  /** Compact after this many journaled changes. Default 4096 (or OPSYNC_STATE_COMPACT_EVERY). */
+  /**
+   * Compact after this many journaled changes (OPSYNC_STATE_COMPACT_EVERY sets it exactly). Default: 4096, or as
+   * many as the state had resources at the last compaction if more, so that the cost of compacting (writing the
+   * whole state) stays in proportion to the changes it covers and an apply stays linear at any size.
+   */
   changes: number;
+  /** Grow `changes` with the state, as above (the default; off when a count is set). */
+  scaled: boolean;
   /** ...or when this long has passed since the last compaction and something changed. Default 10 s. */
   ms: number;
 }
@@ -31,7 +37,8 @@ export interface StoreStats extends JournalStats {
 
 function defaultPolicy(): CompactPolicy {
   const every = Number(process.env.OPSYNC_STATE_COMPACT_EVERY);
-  return { changes: Number.isSafeInteger(every) && every > 0 ? every : 4096, ms: 10_000 };
+  const fixed = Number.isSafeInteger(every) && every > 0;
+  return { changes: fixed ? every : 4096, scaled: !fixed, ms: 10_000 };
 }
 
 export class StateStore implements StateHandle {
@@ -40,6 +47,8 @@ export class StateStore implements StateHandle {
   /** The serial the state file has on disk. */
   private fileSerial: number;
   private lastCompact = Date.now();
+  /** Journaled changes that make the next compaction due (policy.changes, grown with the state when scaled). */
+  private compactAt: number;
   private closed = false;
   private readonly counts = { stateWrites: 0, replayed: 0 };
 
@@ -51,6 +60,11 @@ export class StateStore implements StateHandle {
   ) {
     this.current = state;
     this.fileSerial = state.serial;
+    this.compactAt = this.threshold();
+  }
+
+  private threshold(): number {
+    return this.policy.scaled ? Math.max(this.policy.changes, Object.keys(this.current.resources).length) : this.policy.changes;
   }
 
   /**
@@ -66,7 +80,7 @@ export class StateStore implements StateHandle {
       const state = readStateFile(path);
       const fileSerial = state.serial;
       const { applied, exists } = replayJournal(state, path);
-      const store = new StateStore(path, lock, state, { ...defaultPolicy(), ...opts.compact });
+      const store = new StateStore(path, lock, state, { ...defaultPolicy(), ...(opts.compact?.changes !== undefined ? { scaled: false } : {}), ...opts.compact });
       store.counts.replayed = applied;
       if (applied > 0 || state.serial !== fileSerial) store.writeFile();
       if (exists) rmSync(journalPath(path), { force: true });
@@ -103,6 +117,15 @@ export class StateStore implements StateHandle {
    * before acting on a change (a pending create before its request is sent).
    */
   change(...changes: StateChange[]): Promise<void> {
+    return this.journal(changes, false);
+  }
+
+  /** As change(), for changes nothing waits on: their commit may wait a few milliseconds to share an fsync. */
+  note(...changes: StateChange[]): Promise<void> {
+    return this.journal(changes, true);
+  }
+
+  private journal(changes: StateChange[], lazy: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new StateError(`state ${this.path} is closed`));
     const writer = (this.writer ??= new JournalWriter(
       journalPath(this.path),
@@ -114,7 +137,7 @@ export class StateStore implements StateHandle {
     for (const c of changes) {
       applyChange(this.current, c);
       this.current.serial += 1;
-      last = writer.append({ serial: this.current.serial, ...c });
+      last = writer.append({ serial: this.current.serial, ...c }, lazy);
     }
     const durable = last.catch((err: Error) => {
       throw new StateError(err.message);
@@ -146,6 +169,7 @@ export class StateStore implements StateHandle {
     this.current = draft;
     this.fileSerial = draft.serial;
     this.lastCompact = Date.now();
+    this.compactAt = this.threshold();
     this.writer?.reset();
   }
 
@@ -167,11 +191,12 @@ export class StateStore implements StateHandle {
     this.counts.stateWrites += 1;
     this.fileSerial = this.current.serial;
     this.lastCompact = Date.now();
+    this.compactAt = this.threshold();
   }
 
   private maybeCompact(): void {
     const pending = this.current.serial - this.fileSerial;
-    if (pending >= this.policy.changes || (pending > 0 && Date.now() - this.lastCompact >= this.policy.ms)) {
+    if (pending >= this.compactAt || (pending > 0 && Date.now() - this.lastCompact >= this.policy.ms)) {
       try {
         this.compact();
       } catch {

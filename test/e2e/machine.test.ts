@@ -225,6 +225,8 @@ describe('--json-stream', () => {
     expect(ev.find((e) => e.type === 'apply_skipped')).toMatchObject({ action: 'create', reason: expect.any(String) });
     expect(ev.at(-1)).toMatchObject({ command: 'apply', status: 'interrupted', state: { serial: state().serial } });
     expect(stderr).toMatch(/Interrupted: .*`opsync apply` again finishes the job/);
+    // The creates never sent leave no pending record behind (theirs were declared ahead of them: pending.ts).
+    expect(state().pending).toEqual({});
   });
 
   it('a saved plan applied: plan_started names it, no refresh events', { timeout: 120_000 }, async () => {

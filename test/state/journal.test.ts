@@ -171,6 +171,40 @@ describe('state journal', () => {
     expect(Object.keys(readStateFile(path).resources)).toHaveLength(800);
   });
 
+  it('lazy changes (note) wait to share one fsync; a change, a sync or a flush commits them at once', async () => {
+    const store = await open();
+    const notes = Array.from({ length: 100 }, (_, i) => store.note({ op: 'resource', resource: resource(`P/${i}`) }));
+    // Applied in memory at once, on disk only after the commit delay.
+    expect(Object.keys(store.state.resources)).toHaveLength(100);
+    await new Promise((r) => setImmediate(r));
+    expect(store.stats.fsyncs).toBe(0);
+    await Promise.all(notes);
+    expect(store.stats.fsyncs).toBe(1);
+    // An urgent change takes every lazy one queued before it along, without waiting for the delay.
+    const t0 = Date.now();
+    const lazy = store.note({ op: 'forget', address: 'P/0' });
+    await store.change({ op: 'forget', address: 'P/1' });
+    await lazy;
+    expect(store.stats.fsyncs).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(15); // the delay is 20 ms; well under it means no wait
+    // flush() too.
+    const late = store.note({ op: 'forget', address: 'P/2' });
+    await store.flush();
+    await late;
+    expect(store.stats.fsyncs).toBe(3);
+    crash(store);
+    expect(Object.keys(readState(path).resources)).toHaveLength(97);
+  });
+
+  it('compacts in proportion to the state: after as many changes as it has resources (at least the count set)', async () => {
+    const store = await StateStore.open(path, { lockTimeoutMs: 0, command: 'test', compact: { changes: 10, scaled: true } });
+    for (let i = 0; i < 40; i++) await store.change({ op: 'resource', resource: resource(`P/${i}`) });
+    // At 10 changes (10 resources), then after 10 more (20), then 20 more (40): never more often than the state's size.
+    expect(store.stats.stateWrites).toBe(3);
+    store.close();
+    expect(Object.keys(readStateFile(path).resources)).toHaveLength(40);
+  });
+
   it('a failed journal write rejects the change and every later one, and the state on disk stays whole', async () => {
     const store = await open();
     await store.change({ op: 'resource', resource: resource('P/a') });
