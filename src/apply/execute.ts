@@ -21,7 +21,7 @@ import type { RetiredItem, StateResource } from '../state/types.js';
 import { copiedValues } from './copied.js';
 import { applyReplace, type ReplaceCreate } from './replace.js';
 import { PendingAhead } from './pending.js';
-import { runInGraphOrder } from './schedule.js';
+import { interleave, runInGraphOrder } from './schedule.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 
 export interface ApplyContext {
@@ -179,8 +179,13 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
 
   const forget = (address: string) => store.change({ op: 'forget', address });
 
-  // Plain creates that wait for nothing start in plan order: their pending records are declared ahead (pending.ts).
-  const line = plan.changes.filter((c) => c.action === 'create' && !(c.refs ?? []).length);
+  // Deletes first (a title may be freed for a create), then everything else in graph order: a resource after
+  // those it copies values from (src/apply/schedule.ts), independent ones in parallel; each phase bounded. Within
+  // a phase, in turns across vaults: writes started together go to different vaults (Connect locks a vault per write).
+  const byVault = (c: ResourceChange) => c.vault.id ?? c.vault.name;
+  const phases = [plan.changes.filter((c) => c.action === 'delete'), plan.changes.filter((c) => c.action !== 'delete')].map((p) => interleave(p, byVault));
+  // Plain creates that wait for nothing start in that order: their pending records are declared ahead (pending.ts).
+  const line = phases[1].filter((c) => c.action === 'create' && !(c.refs ?? []).length);
   const pending = new PendingAhead(store, line, Math.max(32, 4 * opts.parallelism));
 
   async function run(change: ResourceChange): Promise<void> {
@@ -248,9 +253,6 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
     }
   }
 
-  // Deletes first (a title may be freed for a create), then everything else in graph order: a resource after
-  // those it copies values from (src/apply/schedule.ts), independent ones in parallel; each phase bounded.
-  const phases = [plan.changes.filter((c) => c.action === 'delete'), plan.changes.filter((c) => c.action !== 'delete')];
   const visible = (c: ResourceChange) => c.action !== 'noop';
   for (const phase of phases) {
     await runInGraphOrder(

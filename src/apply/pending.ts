@@ -7,6 +7,7 @@
 // a crash, such a record means what any pending record means: the next plan looks for the item, finds none
 // (after waiting out a lagging listing) and plans the create again.
 
+import { RECOVERY_WINDOW_MS } from '../plan/recovery.js';
 import type { ResourceChange } from '../plan/types.js';
 import type { StateHandle } from '../state/handle.js';
 import type { PendingCreate } from '../state/types.js';
@@ -22,6 +23,9 @@ export function pendingRecord(change: ResourceChange, title: string, replaces?: 
     ...(replaces ? { replaces } : {}),
   };
 }
+
+/** A record declared ahead is used as it is for this long; after it, declared again. Well inside RECOVERY_WINDOW_MS. */
+const MAX_AGE_MS = Math.min(60_000, RECOVERY_WINDOW_MS / 10);
 
 export class PendingAhead {
   /** Position in line of each create that may be declared ahead. */
@@ -56,7 +60,14 @@ export class PendingAhead {
     }
     // Out of line (started before its turn), or half the window used: declare a window's worth from it on.
     if (at >= this.next || this.next - at <= this.window / 2) this.fill(at + this.window - 1);
-    return this.declared.get(change.address) ?? this.store.change({ op: 'pending', pending: pendingRecord(change, title) });
+    const declared = this.declared.get(change.address);
+    // Recovery adopts an item created within RECOVERY_WINDOW_MS of its record's startedAt: a record declared
+    // long ago (a slowly paced apply) is declared again, fresh, before its create goes out.
+    const startedAt = this.store.state.pending[change.address]?.startedAt;
+    if (declared && startedAt && Date.now() - Date.parse(startedAt) < MAX_AGE_MS) return declared;
+    const done = this.store.change({ op: 'pending', pending: pendingRecord(change, title) });
+    this.declared.set(change.address, done);
+    return done;
   }
 
   /** The create's request goes out now: its record is settled by its result (or by the create's own failure). */

@@ -1,5 +1,5 @@
 // Running a plan's operations in graph order: each once every operation it depends on has succeeded, at most
-// `parallelism` at a time, the ready ones in plan order. One whose dependency failed or was skipped is skipped.
+// `parallelism` at a time, the ready ones in the order given. One whose dependency failed or was skipped is skipped.
 
 import { Semaphore } from '../connect/semaphore.js';
 
@@ -56,4 +56,24 @@ export async function runInGraphOrder<T extends GraphTask>(tasks: readonly T[], 
   const deferred = new Map<string, (o: TaskOutcome) => void>();
   for (const t of tasks) outcome.set(t.address, new Promise<TaskOutcome>((resolve) => deferred.set(t.address, resolve)));
   await Promise.all(tasks.map(async (t) => deferred.get(t.address)!(await one(t))));
+}
+
+/**
+ * The tasks in turns across lanes: the first of each lane (in order of first appearance), then the second of
+ * each, and so on; each lane's own order kept. For writes, a lane is a vault: Connect locks a vault for each
+ * write and answers 409 to an overlapping one, so operations started together should go to different vaults,
+ * not, in plan order, all to the first.
+ */
+export function interleave<T>(tasks: readonly T[], laneOf: (task: T) => string): T[] {
+  const lanes = new Map<string, T[]>();
+  for (const t of tasks) {
+    const key = laneOf(t);
+    let lane = lanes.get(key);
+    if (!lane) lanes.set(key, (lane = []));
+    lane.push(t);
+  }
+  const out: T[] = [];
+  const all = [...lanes.values()];
+  for (let i = 0; out.length < tasks.length; i++) for (const lane of all) if (i < lane.length) out.push(lane[i]);
+  return out;
 }

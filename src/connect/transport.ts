@@ -178,8 +178,8 @@ export class Transport {
 
   async send<T>(spec: SendSpec): Promise<SendResult<T>> {
     const operation = `${spec.method} ${spec.template}`;
-    const path = this.basePath + fillTemplate(spec.template, spec.params ?? {});
     const shownPath = fillTemplate(spec.template, spec.params ?? {});
+    const path = this.basePath + shownPath;
     const fullPath = path + queryString(spec.query);
     const bodyText = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     // Built only when an answer has to be read for an error: most calls never need it.

@@ -17,9 +17,10 @@ import type { StateFile } from './types.js';
 
 export interface CompactPolicy {
   /**
-   * Compact after this many journaled changes (OPSYNC_STATE_COMPACT_EVERY sets it exactly). Default: 4096, or as
-   * many as the state had resources at the last compaction if more, so that the cost of compacting (writing the
-   * whole state) stays in proportion to the changes it covers and an apply stays linear at any size.
+   * Compact after this many journaled changes (OPSYNC_STATE_COMPACT_EVERY sets it exactly). Default: 4096, or
+   * twice as many as the state had resources at the last compaction if more (a create journals two changes), so
+   * that the cost of compacting (writing the whole state) stays in proportion to the changes it covers and an
+   * apply stays linear at any size.
    */
   changes: number;
   /** Grow `changes` with the state, as above (the default; off when a count is set). */
@@ -64,7 +65,7 @@ export class StateStore implements StateHandle {
   }
 
   private threshold(): number {
-    return this.policy.scaled ? Math.max(this.policy.changes, Object.keys(this.current.resources).length) : this.policy.changes;
+    return this.policy.scaled ? Math.max(this.policy.changes, 2 * Object.keys(this.current.resources).length) : this.policy.changes;
   }
 
   /**

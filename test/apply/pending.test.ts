@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PendingAhead } from '../../src/apply/pending.js';
 import type { ResourceChange } from '../../src/plan/types.js';
 import { readState, StateStore } from '../../src/state/index.js';
@@ -63,5 +63,22 @@ describe('pending records declared ahead', () => {
     await ahead.settleUnsent();
     expect(Object.keys(store.state.pending).sort()).toEqual(['P/i0', 'P/i1']);
     expect(Object.keys(readState(path).pending).sort()).toEqual(['P/i0', 'P/i1']);
+  });
+
+  it('declares again a record declared too long ago (a slowly paced apply), so recovery still knows its create', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-01T10:00:00Z'));
+      const line = Array.from({ length: 10 }, (_, i) => create(i));
+      const ahead = new PendingAhead(store, line, 8);
+      await ahead.declare(line[0], 'item 0');
+      ahead.sent(line[0]);
+      expect(store.state.pending['P/i1'].startedAt).toBe('2026-12-01T10:00:00.000Z');
+      vi.setSystemTime(new Date('2026-12-01T10:05:00Z'));
+      await ahead.declare(line[1], 'item 1');
+      expect(readState(path).pending['P/i1'].startedAt).toBe('2026-12-01T10:05:00.000Z');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

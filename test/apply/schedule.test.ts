@@ -1,6 +1,6 @@
 // Graph order: each task after those it depends on, at most `parallelism` at once; a failed dependency skips.
 import { describe, expect, it } from 'vitest';
-import { runInGraphOrder, type GraphTask } from '../../src/apply/schedule.js';
+import { interleave, runInGraphOrder, type GraphTask } from '../../src/apply/schedule.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
@@ -70,5 +70,14 @@ describe('runInGraphOrder', () => {
     );
     expect(ran).toEqual(['a']);
     expect(reasons).toEqual(['interrupted']);
+  });
+});
+
+describe('interleave', () => {
+  it('takes turns across lanes, keeping each lane\'s order and every task once', () => {
+    const tasks = ['a1', 'a2', 'a3', 'b1', 'c1', 'c2'];
+    expect(interleave(tasks, (t) => t[0])).toEqual(['a1', 'b1', 'c1', 'a2', 'c2', 'a3']);
+    expect(interleave([], (t: string) => t)).toEqual([]);
+    expect(interleave(['x', 'y'], () => 'one')).toEqual(['x', 'y']);
   });
 });
