@@ -27,6 +27,16 @@ export function canonicalJson(value: unknown): string {
 const INDEX = /^(?:0|[1-9]\d{0,9})$/;
 const isIndex = (k: string) => INDEX.test(k) && Number(k) <= 4294967294;
 
+/** JSON.stringify of a string: as it is between quotes when nothing in it needs escaping (most names and values). */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Control characters, `"`, `\` and surrogates (a lone one is escaped) are left to JSON.stringify.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
 /**
  * Exactly what `JSON.stringify(value, replacer that sorts every object's keys)` gives, in one pass without an
  * object rebuilt per node (the floor of a no-op plan is the digest of every item). A sorted object rebuilt by
@@ -38,7 +48,7 @@ function canon(v: unknown): string | undefined {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
-      return JSON.stringify(v);
+      return quote(v);
     case 'number':
       return Number.isFinite(v) ? JSON.stringify(v) : 'null';
     case 'boolean':
@@ -52,16 +62,17 @@ function canon(v: unknown): string | undefined {
         return `${out}]`;
       }
       const keys = Object.keys(v);
-      // Object.keys gives the index keys first, ascending; only the others need sorting.
+      // Object.keys gives the index keys first, ascending; only the others need sorting (sort()'s own order,
+      // by UTF-16 code units, is `<`'s).
       let n = 0;
       while (n < keys.length && isIndex(keys[n])) n++;
-      const rest = keys.slice(n).sort((a, b) => (a < b ? -1 : 1));
+      const sorted = n === 0 ? keys.sort() : keys.slice(0, n).concat(keys.slice(n).sort());
       let out = '{';
       let first = true;
-      for (const k of n ? [...keys.slice(0, n), ...rest] : rest) {
-        const s = canon((v as Record<string, unknown>)[k]);
+      for (let i = 0; i < sorted.length; i++) {
+        const s = canon((v as Record<string, unknown>)[sorted[i]]);
         if (s === undefined) continue;
-        out += `${first ? '' : ','}${JSON.stringify(k)}:${s}`;
+        out += (first ? '' : ',') + quote(sorted[i]) + ':' + s;
         first = false;
       }
       return `${out}}`;

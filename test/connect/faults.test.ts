@@ -255,6 +255,19 @@ describe('resets and timeouts', () => {
     expect(err.message).toBe(`Connect at ${proxy.url} did not answer GET /v1/vaults within 200 ms (after 2 attempts)`);
   });
 
+  it('times out an answer whose body stalls after its headers: a GET is retried, a POST is ambiguous', async () => {
+    const { client, retries } = connect({ timeoutMs: 300 });
+    proxy.inject({ method: 'GET', path: '/v1/vaults', stallBody: true });
+    const t0 = Date.now();
+    expect((await client.listVaults()).length).toBeGreaterThan(0);
+    expect(retries.map((r) => r.reason)).toEqual(['TIMEOUT']);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    proxy.inject({ method: 'POST', stallBody: true });
+    const err = await caught(client.createItem(vaultId, itemInput('post-stall')));
+    expect(err).toMatchObject({ code: 'TIMEOUT', ambiguous: true, attempts: 1 });
+    expect(err.message).toMatch(/did not answer POST .* within 300 ms; the request may have been applied/);
+  });
+
   it('does not resend a POST that timed out: ambiguous', async () => {
     const { client } = connect({ timeoutMs: 200 });
     proxy.inject({ method: 'POST', delayMs: 1_000 });

@@ -14,12 +14,15 @@ const reference = (value: unknown): string =>
 
 describe('canonicalJson', () => {
   it('equals JSON.stringify with sorted keys for any JSON value, index-like keys and odd strings included', () => {
-    const key = fc.oneof(fc.string(), fc.constantFrom('0', '1', '10', '2', '01', '-1', '4294967294', '4294967295', '__proto__x', '__proto__', 'a', 'B'));
+    // Strings that need escaping: control characters, quotes, backslashes, lone and paired surrogates, U+2028.
+    const odd = fc.oneof(fc.string({ unit: 'binary-ascii' }), fc.string({ unit: 'binary' }), fc.constantFrom('\ud800', 'a\udc00b', '😀', '"', '\\', '\n', '\u2028', '\u007f', ''));
+    const key = fc.oneof(fc.string(), odd, fc.constantFrom('0', '1', '10', '2', '01', '-1', '4294967294', '4294967295', '__proto__x', '__proto__', 'a', 'B'));
     const value = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: 'small' },
         fc.string(),
         fc.string({ unit: 'grapheme' }),
+        odd,
         fc.double(),
         fc.integer(),
         fc.boolean(),

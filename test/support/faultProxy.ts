@@ -22,6 +22,8 @@ export interface FaultRule {
   reset?: 'before' | 'after';
   /** Wait this long before forwarding (the request still reaches the server, even if the client gave up). */
   delayMs?: number;
+  /** Forward, then answer with the server's headers and half its body, and send nothing more. */
+  stallBody?: boolean;
 }
 
 export interface FaultHandle {
@@ -127,7 +129,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     const record: SeenRequest = { method, path };
     if (rule) {
       record.fault =
-        rule.status !== undefined ? `status ${rule.status}` : rule.reset ? `reset ${rule.reset}` : `delay ${rule.delayMs ?? 0}`;
+        rule.status !== undefined ? `status ${rule.status}` : rule.reset ? `reset ${rule.reset}` : rule.stallBody ? 'stalled body' : `delay ${rule.delayMs ?? 0}`;
     }
     seen.push(record);
 
@@ -158,6 +160,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
             }
             if (res.destroyed) return;
             res.writeHead(status, { ...headers, 'content-length': data.length });
+            if (rule?.stallBody) {
+              res.write(data.subarray(0, Math.floor(data.length / 2)));
+              return; // the rest never comes; close() destroys the socket
+            }
             res.end(data);
           },
           () => {
