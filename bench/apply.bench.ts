@@ -4,7 +4,8 @@
 // server (200 ms vault write hold, 409 on overlap), where the apply backs off on conflicts.
 // Figures only, never asserted. Run: `npx tsc -p tsconfig.bench.json && node bench/run.mjs apply`.
 // BENCH_SCALE (default 1) shrinks or grows every size; BENCH_SIZES the apply sizes (default 1000,10000);
-// BENCH_PROFILE=DIR writes a CPU profile of the client during each apply; BENCH_REALISTIC_ITEMS sets the realistic size (default 500).
+// BENCH_ROUNDS (default 3) rounds of each size, with the median ratio (the machine's noise moves a single round);
+// BENCH_PROFILE=DIR writes a CPU profile of the client during each apply; BENCH_PHASES=1 prints where its time went; BENCH_REALISTIC_ITEMS sets the realistic size (default 500).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const VAULTS = 100;
 const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 8);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number).map((n) => Math.max(VAULTS, Math.round(n * SCALE)));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const REALISTIC_ITEMS = Math.max(VAULTS, Math.round(Number(process.env.BENCH_REALISTIC_ITEMS ?? 500) * SCALE));
 
 const secs = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
@@ -144,6 +146,7 @@ async function measure(n: number, serverOpts: Partial<ServerOptions>): Promise<R
     const applyCpuS = cpuSince(cpu0);
     const serverCpuS = (await server.cpu()) - serverCpu0;
     const { fsyncs, stateWrites } = store.stats;
+    if (process.env.BENCH_PHASES) console.log(`    requests: ${JSON.stringify(client.stats.byOperation)}`);
     await client.close();
     return { applyS, applyCpuS, serverCpuS, rawServerCpuS, rawClientCpuS, planS, rawS, raw409, failed: result.failed.length, fsyncs, stateWrites };
   } finally {
@@ -169,20 +172,34 @@ async function profile(name: string): Promise<() => Promise<void>> {
 
 function show(label: string, n: number, r: Run): void {
   console.log(
-    `  ${label.padEnd(10)} ${String(n).padStart(6)} creates  raw ${r.rawS.toFixed(2).padStart(7)} s (${(n / r.rawS).toFixed(0).padStart(5)}/s${r.raw409 ? `, ${r.raw409} x 409 retried` : ''})` +
+    `  ${label.padEnd(11)} ${String(n).padStart(6)} creates  raw ${r.rawS.toFixed(2).padStart(7)} s (${(n / r.rawS).toFixed(0).padStart(5)}/s${r.raw409 ? `, ${r.raw409} x 409 retried` : ''})` +
       `  apply ${r.applyS.toFixed(2).padStart(7)} s (${(n / r.applyS).toFixed(0).padStart(5)}/s)  apply/raw ${(r.applyS / r.rawS).toFixed(2)}x` +
       `  [CPU client/server: apply ${r.applyCpuS.toFixed(2)}/${r.serverCpuS.toFixed(2)} s, raw ${r.rawClientCpuS.toFixed(2)}/${r.rawServerCpuS.toFixed(2)} s; plan ${r.planS.toFixed(2)} s, ${r.fsyncs} journal fsyncs, ${r.stateWrites} state writes${r.failed ? `, ${r.failed} FAILED` : ''}]`,
   );
 }
 
-console.log(`apply of N creates in ${VAULTS} vaults vs the same server's raw POST loop, concurrency ${PARALLELISM}`);
-const runs: Run[] = [];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+console.log(
+  `apply of N creates in ${VAULTS} vaults vs the same server's raw POST loop, concurrency ${PARALLELISM}, ${ROUNDS} round(s) of each (raw loop then apply, on fresh servers), median ratio`,
+);
+const medians: number[] = [];
 for (const n of SIZES) {
-  const r = await measure(n, {});
-  runs.push(r);
-  show('memory', n, r);
+  const ratios: number[] = [];
+  const applies: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const r = await measure(n, {});
+    ratios.push(r.applyS / r.rawS);
+    applies.push(r.applyS);
+    show(ROUNDS > 1 ? `memory #${round}` : 'memory', n, r);
+  }
+  medians.push(median(applies));
+  if (ROUNDS > 1) console.log(`  ${String(n).padStart(6)} creates: apply/raw median ${median(ratios).toFixed(2)}x (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 }
-if (runs.length > 1) console.log(`  ${SIZES[1]} / ${SIZES[0]} apply cost: ${(runs[1].applyS / runs[0].applyS).toFixed(1)}x (sizes ${(SIZES[1] / SIZES[0]).toFixed(0)}x)`);
+if (SIZES.length > 1) console.log(`  ${SIZES[1]} / ${SIZES[0]} apply cost: ${(medians[1] / medians[0]).toFixed(1)}x (sizes ${(SIZES[1] / SIZES[0]).toFixed(0)}x; medians)`);
 if (process.env.BENCH_SKIP_REALISTIC !== '1') {
   const r = await measure(REALISTIC_ITEMS, { realistic: true });
   show('realistic', REALISTIC_ITEMS, r);

@@ -1,7 +1,8 @@
 // Carrying out a Plan. Each operation is checked against the live version it was planned on, values are
 // resolved again and must match the plan's digest, and the state is journaled after every completed operation
-// (store.change: durable when awaited). A create is recorded as pending, durably, before it is sent, so a crash
-// at any moment converges on the next apply.
+// (store.change: durable when awaited; a create's result with store.note, committed lazily). A create is
+// recorded as pending, durably, before it is sent (its record declared ahead of it, pending.ts), so a crash at
+// any moment converges on the next apply.
 
 import type { ConnectClient } from '../connect/client.js';
 import { ConnectError } from '../connect/errors.js';

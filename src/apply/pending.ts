@@ -82,10 +82,14 @@ export class PendingAhead {
     if (unsent.length > 0) await this.store.change(...unsent.map((address) => ({ op: 'settle' as const, address })));
   }
 
-  /** Declare the creates in line from `next` through `last`, under one group commit. */
+  /**
+   * Declare the creates in line from `next` through `last`, under one group commit. One with a pending record
+   * already (a crashed run's, which the plan followed up) is left to its own turn: if this run never sends it,
+   * that record must stay, for the next plan to look for what the crashed run may have made.
+   */
   private fill(last: number): void {
     const end = Math.min(last, this.line.length - 1);
-    const records = this.line.slice(this.next, end + 1);
+    const records = this.line.slice(this.next, end + 1).filter((c) => !this.store.state.pending[c.address]);
     this.next = Math.max(this.next, end + 1);
     if (records.length === 0) return;
     const done = this.store.change(...records.map((c) => ({ op: 'pending' as const, pending: pendingRecord(c, c.desired!.title) })));

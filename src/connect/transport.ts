@@ -307,12 +307,12 @@ export class Transport {
   }
 
   /**
-   * One HTTP exchange, bounded by the per-attempt timeout; never throws. The answer's headers are bounded by
-   * undici's headersTimeout, its body by what is left of the attempt's time (one timer that destroys the body:
-   * cheaper than an AbortController per request, which an apply of 10,000 creates felt).
+   * One HTTP exchange, bounded by the per-attempt timeout; never throws. The answer's headers must come within
+   * the timeout (undici's headersTimeout, once the request is on a connection; connecting has its own bound), and
+   * its body within the timeout again (one timer that destroys it: cheaper than an AbortController per request,
+   * which an apply of 10,000 creates felt), so an answer whose headers came late still has time for its body.
    */
   private async attempt(spec: SendSpec, fullPath: string, bodyText: string | undefined, redact: () => Redactor): Promise<Outcome> {
-    const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const headers: Record<string, string> = {
@@ -331,13 +331,10 @@ export class Transport {
         bodyTimeout: this.opts.timeoutMs,
         reset: !this.opts.keepAlive,
       });
-      timer = setTimeout(
-        () => {
-          timedOut = true;
-          res.body.destroy(new AttemptTimeout('timeout'));
-        },
-        Math.max(1, this.opts.timeoutMs - (performance.now() - started)),
-      );
+      timer = setTimeout(() => {
+        timedOut = true;
+        res.body.destroy(new AttemptTimeout('timeout'));
+      }, this.opts.timeoutMs);
       const status = res.statusCode;
       if (status >= 200 && status < 300) {
         if (spec.expect === 'buffer') return { kind: 'ok', status, data: Buffer.from(await res.body.arrayBuffer()) };

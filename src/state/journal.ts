@@ -244,6 +244,8 @@ export class JournalWriter {
     this.queue = [];
     this.queued = [];
     this.urgent = false;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     if (this.inflight) {
       for (const w of this.inflight) w.resolve();
       this.inflight = [];

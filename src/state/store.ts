@@ -183,6 +183,7 @@ export class StateStore implements StateHandle {
       this.writer?.close();
       if (this.writer && existsSync(journalPath(this.path))) rmSync(journalPath(this.path), { force: true });
     } finally {
+      this.writer?.close(); // a failed compaction too: nothing may be appended once the lock is gone
       this.lock.release();
     }
   }

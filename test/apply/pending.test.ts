@@ -81,4 +81,17 @@ describe('pending records declared ahead', () => {
       vi.useRealTimers();
     }
   });
+
+  it("leaves a crashed run's record alone until its create's turn, so a create this run never sends keeps it", async () => {
+    const old = { address: 'P/i3', vaultId: 'v'.repeat(26), vaultName: 'P', title: 'item 3', startedAt: '2026-12-01T09:00:00.000Z' };
+    await store.change({ op: 'pending', pending: old });
+    const line = Array.from({ length: 10 }, (_, i) => create(i));
+    const ahead = new PendingAhead(store, line, 8);
+    await ahead.declare(line[0], 'item 0');
+    ahead.sent(line[0]);
+    expect(store.state.pending['P/i3']).toEqual(old); // not declared ahead over it
+    await ahead.settleUnsent(); // the run ends before i3's turn
+    expect(readState(path).pending['P/i3']).toEqual(old);
+    expect(Object.keys(readState(path).pending).sort()).toEqual(['P/i0', 'P/i3']);
+  });
 });
