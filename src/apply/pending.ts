@@ -36,7 +36,7 @@ export class PendingAhead {
   private next = 0;
 
   /**
-   * `line`: the creates in the order the scheduler starts them (plain creates with no dependency, plan order);
+   * `line`: the creates in the order the scheduler starts them (plain creates with no dependency, in turns across vaults);
    * `window`: how many records are declared ahead of the one starting (refilled when half are used).
    */
   constructor(
