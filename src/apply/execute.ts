@@ -87,9 +87,6 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
    */
   const record = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[], generated?: ReadonlySet<string>) =>
     store.change(resourceRecord(change, item, desired, digest, retired, generated));
-  /** As record(), for a result nothing waits on (a create's: its pending record covers a crash until then). */
-  const note = (change: ResourceChange, item: FullItem, desired: DesiredItem, digest?: string, retired?: RetiredItem[], generated?: ReadonlySet<string>) =>
-    store.note(resourceRecord(change, item, desired, digest, retired, generated));
   function resourceRecord(change: ResourceChange, item: FullItem, desired: DesiredItem, digest = change.desiredDigest, retired?: RetiredItem[], generated: ReadonlySet<string> = new Set()): StateChange {
     const prev = store.state.resources[change.movedFrom ?? change.address];
     const generatedAt = generatedAtToRecord(desired, prev, generated, now());
@@ -205,7 +202,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: ApplyOption
         // Not awaited, and committed lazily: the pending record, durable before the request went out, covers a
         // crash until this one is (a later group commit, or the flush at the end); so a create waits for no fsync
         // of its own (its pending record was declared ahead, pending.ts) and shares one with many others.
-        void note(change, created, desired, digest, undefined, new Set(desired.fields.filter((f) => f.source.kind === 'generate').map((f) => f.key)));
+        void store.note(resourceRecord(change, created, desired, digest, undefined, new Set(desired.fields.filter((f) => f.source.kind === 'generate').map((f) => f.key))));
         return;
       }
       case 'update': {

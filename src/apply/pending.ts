@@ -53,11 +53,7 @@ export class PendingAhead {
    */
   declare(change: ResourceChange, title: string, replaces?: PendingCreate['replaces']): Promise<void> {
     const at = this.index.get(change.address);
-    if (at === undefined || replaces !== undefined || title !== change.desired?.title) {
-      const done = this.store.change({ op: 'pending', pending: pendingRecord(change, title, replaces) });
-      this.declared.set(change.address, done);
-      return done;
-    }
+    if (at === undefined || replaces !== undefined || title !== change.desired?.title) return this.declareOwn(change, title, replaces);
     // Out of line (started before its turn), or half the window used: declare a window's worth from it on.
     if (at >= this.next || this.next - at <= this.window / 2) this.fill(at + this.window - 1);
     const declared = this.declared.get(change.address);
@@ -65,7 +61,12 @@ export class PendingAhead {
     // long ago (a slowly paced apply) is declared again, fresh, before its create goes out.
     const startedAt = this.store.state.pending[change.address]?.startedAt;
     if (declared && startedAt && Date.now() - Date.parse(startedAt) < MAX_AGE_MS) return declared;
-    const done = this.store.change({ op: 'pending', pending: pendingRecord(change, title) });
+    return this.declareOwn(change, title);
+  }
+
+  /** This create's record alone, now. */
+  private declareOwn(change: ResourceChange, title: string, replaces?: PendingCreate['replaces']): Promise<void> {
+    const done = this.store.change({ op: 'pending', pending: pendingRecord(change, title, replaces) });
     this.declared.set(change.address, done);
     return done;
   }

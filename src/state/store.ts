@@ -36,10 +36,12 @@ export interface StoreStats extends JournalStats {
   replayed: number;
 }
 
-function defaultPolicy(): CompactPolicy {
+/** The policy: a count given (in `given` or OPSYNC_STATE_COMPACT_EVERY) is exact; the default grows with the state. */
+function compactPolicy(given: Partial<CompactPolicy> = {}): CompactPolicy {
   const every = Number(process.env.OPSYNC_STATE_COMPACT_EVERY);
-  const fixed = Number.isSafeInteger(every) && every > 0;
-  return { changes: fixed ? every : 4096, scaled: !fixed, ms: 10_000 };
+  const fromEnv = Number.isSafeInteger(every) && every > 0 ? every : undefined;
+  const changes = given.changes ?? fromEnv;
+  return { changes: changes ?? 4096, scaled: changes === undefined, ms: 10_000, ...given };
 }
 
 export class StateStore implements StateHandle {
@@ -81,7 +83,7 @@ export class StateStore implements StateHandle {
       const state = readStateFile(path);
       const fileSerial = state.serial;
       const { applied, exists } = replayJournal(state, path);
-      const store = new StateStore(path, lock, state, { ...defaultPolicy(), ...(opts.compact?.changes !== undefined ? { scaled: false } : {}), ...opts.compact });
+      const store = new StateStore(path, lock, state, compactPolicy(opts.compact));
       store.counts.replayed = applied;
       if (applied > 0 || state.serial !== fileSerial) store.writeFile();
       if (exists) rmSync(journalPath(path), { force: true });
@@ -179,11 +181,13 @@ export class StateStore implements StateHandle {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.compact();
-      this.writer?.close();
+      try {
+        this.compact();
+      } finally {
+        this.writer?.close(); // a failed compaction too: nothing may be appended once the lock is gone
+      }
       if (this.writer && existsSync(journalPath(this.path))) rmSync(journalPath(this.path), { force: true });
     } finally {
-      this.writer?.close(); // a failed compaction too: nothing may be appended once the lock is gone
       this.lock.release();
     }
   }
